@@ -1,0 +1,44 @@
+# The two commands (see README.md):
+#   make serve   set everything up and serve the site on http://127.0.0.1:8000
+#   make test    set everything up and run all checks and tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: serve build test lint bench setup-site setup-test
+
+serve: setup-site
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+build: setup-site
+	$(BIN)/mkdocs build --strict
+
+test: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+bench: setup-test
+	$(BIN)/python benchmarks/site_build.py
+	$(BIN)/python benchmarks/browser.py
+
+setup-site: $(VENV)/.site node_modules/pyodide/pyodide.mjs
+setup-test: $(VENV)/.test node_modules/pyodide/pyodide.mjs
+	@bash scripts/ensure-chromium.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.site: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[site]'
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.site
+
+node_modules/pyodide/pyodide.mjs: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@

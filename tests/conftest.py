@@ -1,0 +1,54 @@
+"""Shared fixtures: one strict build of the whole site per test session, served on localhost."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_site(config: Path, site_dir: Path) -> subprocess.CompletedProcess:
+    """Run ``mkdocs build --strict`` for ``config`` into ``site_dir``; returns the process."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config)]
+    command += ["-d", str(site_dir)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The whole course site, built once with ``mkdocs build --strict``."""
+    site_dir = tmp_path_factory.mktemp("build") / "site"
+    result = build_site(ROOT / "mkdocs.yml", site_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return site_dir
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site) -> str:
+    """The built site served by a local HTTP server on 127.0.0.1 (a free port)."""
+    handler = functools.partial(QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+    }
+
+    def log_message(self, format, *args):  # keep the test output readable
+        pass
