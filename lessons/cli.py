@@ -1,8 +1,8 @@
 """The ``lessons`` command: run the course's code from a terminal.
 
-    lessons corpora                      list the texts the course can load
-    lessons corpora fetch ID [ID ...]    download (or copy from the mirror) and check them
-    lessons markov --corpus kafka-die-verwandlung --order 4 --length 300 --seed 1
+lessons corpora                      list the texts the course can load
+lessons corpora fetch ID [ID ...]    download (or copy from the mirror) and check them
+lessons markov --corpus kafka-die-verwandlung --order 4 --length 300 --seed 1
 """
 
 from __future__ import annotations
