@@ -20,18 +20,43 @@ WORDS = "words"
 MAX_ORDER = {LETTERS: 10, WORDS: 4}
 
 # A word is a run of letters or digits (with inner apostrophes or hyphens: "don't",
-# "Schwarz-Weiß"); every other visible character is a token of its own.
-_WORD_OR_SIGN = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]")
+# "Schwarz-Weiß"); "--" (a dash in old typesetting) and every other visible character are
+# tokens of their own.
+_WORD_OR_SIGN = re.compile(r"\w+(?:['’-]\w+)*|--|[^\w\s]")
 _NO_SPACE_BEFORE = set(".,;:!?)]}«”’…")
 _NO_SPACE_AFTER = set("([{»„“‘")
 
 
 class MarkovError(ValueError):
-    """Bad input for a Markov chain; the message says what to change."""
+    """Bad input for a Markov chain; the message says what to change.
+
+    ``code`` and ``details`` name the problem, so a page can say it in its own language
+    (``lessons.widgets`` does, in German and English).
+    """
+
+    MESSAGES = {
+        "level": "The level must be 'letters' or 'words', not {level!r}.",
+        "order": "The order for {level} must be a whole number from 0 to {limit}, not {order!r}.",
+        "too_short": "The text has {have} {level}; an order-{order} chain needs at least "
+        "{needed}. Give a longer text or choose a lower order.",
+        "short_context": "An order-{order} chain needs a context of {order} {level}, but the "
+        "start has {have}. Give a longer start or choose a lower order.",
+        "unseen": "The context {context!r} never occurs in the training text, so the chain "
+        "cannot continue it. Start with text from the source, choose a lower order, or "
+        "leave the start empty.",
+        "length": "The length must be a whole number of at least 0, not {length!r}.",
+    }
+
+    def __init__(self, code: str, **details):
+        self.code, self.details = code, details
+        super().__init__(self.MESSAGES[code].format(**details))
 
 
 class UnseenContext(MarkovError):
     """The context never occurs in the training text, so the chain knows no next token."""
+
+    def __init__(self, context: str):
+        super().__init__("unseen", context=context)
 
 
 def tokenize(text: str, level: str = LETTERS) -> str | tuple[str, ...]:
@@ -88,7 +113,7 @@ class MarkovChain:
 
     def start_text(self, seed: int = 0) -> str:
         """A context drawn from the training text, as generation uses when no start is given."""
-        return detokenize(_sample(self.totals, random.Random(seed)), self.level)
+        return detokenize(sample(self.totals, random.Random(seed)), self.level)
 
     def _ranked(self, key: str | tuple[str, ...]) -> list[tuple[str, float]]:
         total = self.totals[key]
@@ -99,27 +124,19 @@ class MarkovChain:
         """The context that ends ``text``, checked against what the chain has seen."""
         tokens = tokenize(text, self.level)
         if len(tokens) < self.order:
-            unit = "letters" if self.level == LETTERS else "words"
-            raise MarkovError(
-                f"An order-{self.order} chain needs a context of {self.order} {unit}, "
-                f"but {text!r} has {len(tokens)}. Give a longer start or a lower order."
-            )
+            raise MarkovError("short_context", order=self.order, level=self.level, have=len(tokens))
         key = self._context(tokens)
         if key not in self.counts:
-            raise UnseenContext(
-                f"The context {detokenize(key, self.level)!r} never occurs in the training "
-                "text, so the chain cannot continue it. Start with text from the source, "
-                "choose a lower order, or leave the start empty."
-            )
+            raise UnseenContext(detokenize(key, self.level))
         return key
 
     def _walk(self, length: int, seed: int, start: str | None):
         """The start tokens and a lazy list of (context, chosen token, restarted) steps."""
         if not isinstance(length, int) or length < 0:
-            raise MarkovError(f"length must be a whole number >= 0, not {length!r}.")
+            raise MarkovError("length", length=length)
         rng = random.Random(seed)
         if start is None or start == "":
-            begin = _sample(self.totals, rng)
+            begin = sample(self.totals, rng)
         else:
             tokens = tokenize(start, self.level)
             self._key_for(start)
@@ -131,8 +148,8 @@ class MarkovChain:
             for _ in range(length):
                 restarted = context not in self.counts
                 if restarted:  # a dead end: this context occurs only at the end of the text
-                    context = _sample(self.totals, rng)
-                token = _sample(self.counts[context], rng)
+                    context = sample(self.totals, rng)
+                token = sample(self.counts[context], rng)
                 yield context, token, restarted
                 unit = token if self.level == LETTERS else (token,)
                 context = (context + unit)[1:] if self.order else one
@@ -155,16 +172,10 @@ def train(text: str, level: str = LETTERS, order: int = 2) -> MarkovChain:
     _check_level(level)
     limit = MAX_ORDER[level]
     if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= limit:
-        raise MarkovError(
-            f"The order for {level} must be a whole number from 0 to {limit}, not {order!r}."
-        )
+        raise MarkovError("order", level=level, limit=limit, order=order)
     tokens = tokenize(text, level)
     if len(tokens) <= order:
-        unit = "letters" if level == LETTERS else "words"
-        raise MarkovError(
-            f"The text has {len(tokens)} {unit}; an order-{order} chain needs at least "
-            f"{order + 1}. Give a longer text or choose a lower order."
-        )
+        raise MarkovError("too_short", level=level, order=order, have=len(tokens), needed=order + 1)
     chain = MarkovChain(level, order)
     counts = chain.counts
     for end in range(order, len(tokens)):
@@ -178,7 +189,7 @@ def train(text: str, level: str = LETTERS, order: int = 2) -> MarkovChain:
     return chain
 
 
-def _sample(weights: dict, rng: random.Random):
+def sample(weights: dict, rng: random.Random):
     """Draw a key with probability proportional to its weight (same seed, same draw)."""
     threshold = rng.random() * sum(weights.values())
     for key, weight in weights.items():
@@ -190,7 +201,7 @@ def _sample(weights: dict, rng: random.Random):
 
 def _check_level(level: str) -> None:
     if level not in MAX_ORDER:
-        raise MarkovError(f"The level must be {LETTERS!r} or {WORDS!r}, not {level!r}.")
+        raise MarkovError("level", level=level)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 plt.rcParams.update(
     {
@@ -75,3 +76,114 @@ def distribution_chart(
     if title:
         ax.set_title(title, loc="left")
     return fig
+
+
+def steps_chart(
+    steps: list,
+    *,
+    top: int = 8,
+    title: str = "{step}: {context} → {token}",
+    rest_label: str = "",
+    ylabel: str = "",
+) -> matplotlib.figure.Figure:
+    """One small bar chart per step, stacked: what the model could choose, and what it chose.
+
+    ``steps`` are objects with ``context``, ``choices`` ([(token, p)], most likely first) and
+    ``token`` (``markov.Step``, or anything shaped like it, such as a GPT's steps later on).
+    Each panel shows the ``top`` most likely tokens; the chosen token (in colour) always gets
+    a bar of its own, even when it is a rare one. ``title`` is a format string with the fields
+    ``step`` (1, 2, ...), ``context``, ``token`` and ``p`` (the chosen token's probability, a
+    float: write ``{p:.0%}``). If ``rest_label`` is given (a format string with the field
+    ``n``), all other tokens are summed into one grey bar with that label, so every panel
+    shows the whole distribution.
+    """
+    steps = list(steps)
+    fig, axes = plt.subplots(len(steps), 1, figsize=(7.0, 1.8 * len(steps)), squeeze=False)
+    for number, (ax, step) in enumerate(zip(axes[:, 0], steps, strict=True), start=1):
+        shown = step.choices[:top]
+        if step.token not in dict(shown):  # a rare choice: show it in the last place
+            shown = shown[: top - 1] + [(step.token, dict(step.choices).get(step.token, 0.0))]
+        labels = [token_label(token) for token, _ in shown]
+        heights = [p for _, p in shown]
+        colours = ["#e8a33d" if token == step.token else "#5c6bc0" for token, _ in shown]
+        rest = len(step.choices) - len(shown)
+        if rest and rest_label:
+            labels.append(rest_label.format(n=rest))
+            heights.append(max(0.0, 1.0 - sum(heights)))
+            colours.append("#b0b4c8")
+        ax.bar(range(len(heights)), heights, width=0.7, color=colours)
+        long_labels = max(len(token_label(token)) for token, _ in shown) > 5
+        ax.set_xticks(
+            range(len(heights)),
+            labels,
+            rotation=25 if long_labels else 0,
+            ha="right" if long_labels else "center",
+            rotation_mode="anchor",
+        )
+        for tick, (token, _) in zip(ax.get_xticklabels(), shown, strict=False):
+            if token == step.token:  # the chosen token stays visible even with a tiny bar
+                tick.set_fontweight("bold")
+                tick.set_color("#b86e00")
+        ax.set_xlim(-0.6, top + (0.6 if rest_label else -0.4))  # the same bar width in every panel
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_ylabel(ylabel)
+        p = dict(step.choices).get(step.token, 0.0)
+        text = title.format(
+            step=number, context=token_label(step.context), token=token_label(step.token), p=p
+        )
+        ax.set_title(text, loc="left", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def line_chart(
+    series: dict[str, tuple[list, list]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    percent: bool = False,
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.figure.Figure:
+    """Lines with dots, one per entry of ``series`` (label -> (xs, ys)), with a legend.
+
+    ``percent=True`` shows the y values (shares from 0 to 1) as percentages. Pass ``ax`` to
+    draw into one panel of a larger figure; the figure is returned either way.
+    """
+    if ax is None:
+        fig, ax = plt.subplots()
+    markers = "osD^v"
+    for number, (label, (xs, ys)) in enumerate(series.items()):
+        ax.plot(xs, ys, marker=markers[number % len(markers)], markersize=4, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if percent:
+        ax.set_ylim(0, 1.02)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if title:
+        ax.set_title(title, loc="left")
+    ax.legend(frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return ax.figure
+
+
+def text_table(rows: list[tuple], headers: tuple[str, ...], caption: str = "") -> str:
+    """An HTML table of short texts, such as generated samples next to their settings.
+
+    Cells are escaped (a generated text may contain ``<`` or ``*``) and line breaks show as
+    ↵, so long texts wrap like prose instead of running off the page. With a ``caption`` the
+    table becomes a ``<figure>`` like the charts.
+    """
+
+    def cell(value: object) -> str:
+        return html.escape(str(value)).replace("\n", "↵")
+
+    head = "".join(f"<th>{cell(header)}</th>" for header in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if not caption:
+        return table
+    caption = f"<figcaption>{html.escape(caption)}</figcaption>"
+    return f'<figure class="lesson-figure">{table}{caption}</figure>'

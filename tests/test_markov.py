@@ -178,3 +178,17 @@ def test_high_orders_copy_more():
         shares.append(markov.overlap(generated, source, n=10).ngram_share)
     assert shares[0] < shares[1] < shares[2]
     assert shares[2] > 0.9
+
+
+def test_errors_carry_a_code_and_details_for_translation():
+    with pytest.raises(MarkovError) as caught:
+        markov.train("abcd", LETTERS, order=4)
+    assert caught.value.code == "too_short"
+    assert caught.value.details == {"level": LETTERS, "order": 4, "have": 4, "needed": 5}
+    with pytest.raises(UnseenContext) as caught:
+        markov.train("abracadabra", LETTERS, 2).distribution("zz")
+    assert (caught.value.code, caught.value.details) == ("unseen", {"context": "zz"})
+
+
+def test_double_hyphen_is_one_token():
+    assert markov.tokenize("so--nicht", WORDS) == ("so", "--", "nicht")

@@ -1,0 +1,205 @@
+"""Time the nonsense texter in a real browser (headless Chromium), against its targets.
+
+    python benchmarks/browser.py [--site DIR] [--runs 5] [--chromium /usr/bin/chromium]
+
+Builds the site (unless ``--site`` names a built one), serves it on 127.0.0.1 and opens the
+German nonsense-texter page ``--runs`` times, each time in a fresh browser context (an empty
+cache, like a first visit). It measures what the widget records on itself:
+
+- ready: from navigation start until Python and ``lessons`` are loaded (``data-ready-ms``);
+- learn: ``markov.train`` on Kafka's "Die Verwandlung", letters, order 6 (``data-learn-ms``);
+- generate: ``chain.generate(2000, seed)`` for five seeds per visit (``data-generate-ms``).
+
+The same learning and generation run in CPython in the same run, as the reference figure.
+A target passes when every sample (the max) is under it; exit status 1 if one is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "/lessons/02-nonsense-texter/"
+CORPUS = "kafka-die-verwandlung"
+ORDER = 6
+LENGTH = 2000
+SEEDS = [1, 2, 3, 4, 5]
+TARGETS_MS = {"ready": 5000.0, "generate": 200.0}
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+    }
+
+    def log_message(self, format, *args):
+        pass
+
+
+def build(site_dir: Path) -> None:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site_dir)]
+    subprocess.run(command, cwd=ROOT, env=env, check=True)
+
+
+def serve(site_dir: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(Handler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def in_browser(url: str, runs: int, chromium: str) -> tuple[dict[str, list[float]], dict]:
+    """Times in ms per measure, and facts about the browser and Pyodide."""
+    from playwright.sync_api import sync_playwright
+
+    times: dict[str, list[float]] = {"ready": [], "learn": [], "generate": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        facts = {"chromium": browser.version}
+        for run in range(runs):
+            context = browser.new_context()  # empty cache: every visit is a first visit
+            page = context.new_page()
+            page.goto(url + PAGE)
+            root = page.locator(".nonsense-texter")
+            page.wait_for_selector(".nonsense-texter[data-state=ready]", timeout=60_000)
+            times["ready"].append(float(root.get_attribute("data-ready-ms")))
+            root.locator('[data-part="source"]').select_option(CORPUS)
+            root.locator('[data-part="level"]').select_option("letters")
+            root.locator('[data-part="order"]').fill(str(ORDER))
+            root.locator('[data-part="length"]').fill(str(LENGTH))
+            press(page, root, "learn")
+            times["learn"].append(float(root.get_attribute("data-learn-ms")))
+            for seed in SEEDS:
+                root.locator('[data-part="seed"]').fill(str(seed))
+                press(page, root, "generate")
+                times["generate"].append(float(root.get_attribute("data-generate-ms")))
+            status = root.locator('[data-part="status"]').text_content()
+            print(
+                f"visit {run + 1}: ready {times['ready'][-1]:.0f} ms, "
+                f"learn {times['learn'][-1]:.0f} ms, "
+                f"generate {', '.join(f'{ms:.1f}' for ms in times['generate'][-len(SEEDS) :])} ms"
+                f"  ({status})"
+            )
+            if run == 0:
+                facts.update(
+                    page.evaluate(
+                        """async () => {
+                            const url = new URL("pyodide/", location.origin + "/");
+                            const lock = await (await fetch(url + "pyodide-lock.json")).json();
+                            const { version } = await import(url + "pyodide.mjs");
+                            return { pyodide: version, python: lock.info.python };
+                        }"""
+                    )
+                )
+            context.close()
+        browser.close()
+    return times, facts
+
+
+def press(page, root, button: str) -> None:
+    runs = int(root.get_attribute("data-runs"))
+    root.locator(f'[data-part="{button}"]').click()
+    page.wait_for_function(
+        "([root, runs]) => Number(root.dataset.runs) > runs",
+        arg=[root.element_handle(), runs],
+        timeout=60_000,
+    )
+    if "is-error" in (root.locator('[data-part="status"]').get_attribute("class") or ""):
+        raise SystemExit(f"{button}: {root.locator('[data-part=status]').text_content()}")
+
+
+def in_cpython(text: str, runs: int) -> dict[str, list[float]]:
+    """The same work in CPython, timed the same way (the call alone)."""
+    from lessons import markov
+
+    times: dict[str, list[float]] = {"learn": [], "generate": []}
+    for _ in range(runs):
+        start = time.perf_counter()
+        chain = markov.train(text, "letters", ORDER)
+        times["learn"].append(1000 * (time.perf_counter() - start))
+        for seed in SEEDS:
+            start = time.perf_counter()
+            chain.generate(LENGTH, seed)
+            times["generate"].append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", type=Path, help="a built site (default: build one now)")
+    parser.add_argument("--runs", type=int, default=5, help="page visits (default 5)")
+    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        site = args.site
+        if site is None:
+            site = Path(tmp) / "site"
+            print("building the site…", flush=True)
+            build(site)
+        server, url = serve(site)
+        try:
+            browser, facts = in_browser(url, args.runs, args.chromium)
+        finally:
+            server.shutdown()
+        text = (site / "browser" / "corpora" / f"{CORPUS}.txt").read_text(encoding="utf-8")
+    cpython = in_cpython(text, args.runs)
+
+    print()
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores; "
+        f"Chromium {facts['chromium']} (headless); Pyodide {facts['pyodide']} "
+        f"(Python {facts['python']}); CPython {platform.python_version()}"
+    )
+    print(
+        f"{args.runs} visits of {PAGE}; {CORPUS} ({len(text):,} characters), letters, "
+        f"order {ORDER}; generate {LENGTH:,} letters x {len(SEEDS)} seeds per visit"
+    )
+    print()
+    print(f"{'measure':<28} {'median':>10} {'max':>10}   target")
+    failed = False
+    rows = [
+        ("ready (navigation → ready)", browser["ready"], "ready"),
+        ("learn, Pyodide", browser["learn"], None),
+        ("learn, CPython", cpython["learn"], None),
+        (f"generate {LENGTH}, Pyodide", browser["generate"], "generate"),
+        (f"generate {LENGTH}, CPython", cpython["generate"], None),
+    ]
+    for name, values, target in rows:
+        median, worst = statistics.median(values), max(values)
+        verdict = ""
+        if target:
+            ok = worst < TARGETS_MS[target]  # every sample, not just the typical one
+            failed |= not ok
+            verdict = f"< {TARGETS_MS[target]:.0f} ms: {'PASS' if ok else 'FAIL'}"
+        print(f"{name:<28} {median:>7.1f} ms {worst:>7.1f} ms   {verdict}")
+    ratio = statistics.median(browser["generate"]) / statistics.median(cpython["generate"])
+    print(f"\nPyodide / CPython, generate (medians): {ratio:.1f}x")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
