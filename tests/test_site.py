@@ -10,7 +10,13 @@ from tests.conftest import ROOT, build_site
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["", "lessons/01-token-by-token/", "lessons/02-nonsense-texter/", "glossary/"]
+PAGES = [
+    "",
+    "lessons/01-token-by-token/",
+    "lessons/02-nonsense-texter/",
+    "build/tokenizer/",
+    "glossary/",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)
