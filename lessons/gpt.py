@@ -141,6 +141,28 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # (B*T, vocab), (B*T)
         return logits, loss
 
+    @torch.no_grad()
+    def attention_maps(self, idx: Tensor) -> list[Tensor]:
+        """The attention weights of every layer for token ids ``idx`` (B, T), for heatmaps.
+
+        One tensor of shape (B, n_head, T, T) per layer, first layer first: row t of a head's
+        table says how much token t looks at each token up to t. Each block's attention is
+        run once more with ``need_weights=True``; the model itself is not changed.
+        """
+        if idx.dim() != 2 or idx.size(1) > self.config.context_length:
+            raise ValueError(
+                f"idx must have shape (batch, time) with time <= {self.config.context_length}, "
+                f"not {tuple(idx.shape)}."
+            )
+        positions = torch.arange(idx.size(1), device=idx.device)
+        x = self.token_embedding(idx) + self.position_embedding(positions)
+        maps = []
+        for block in self.blocks:
+            _, weights = block.attn(block.norm1(x), need_weights=True)  # what the block sees
+            maps.append(weights)
+            x = block(x)
+        return maps
+
     def num_parameters(self) -> int:
         """How many numbers the model learns; a tied matrix counts once."""
         return sum(p.numel() for p in self.parameters())

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 plt.rcParams.update(
@@ -26,6 +27,13 @@ plt.rcParams.update(
         "font.size": 10,
     }
 )
+
+
+# Attention heatmaps: white for 0, deep indigo for 1 (the site's colour), the same in every
+# map; light grey for the cells a causal model may not look at.
+ATTENTION_COLOURS = matplotlib.colors.LinearSegmentedColormap.from_list(
+    "attention", ["#ffffff", "#9fa8da", "#3949ab", "#1a237e"]
+).with_extremes(bad="#e4e4e4")
 
 
 def svg(fig: matplotlib.figure.Figure, alt: str) -> str:
@@ -187,3 +195,104 @@ def text_table(rows: list[tuple], headers: tuple[str, ...], caption: str = "") -
         return table
     caption = f"<figcaption>{html.escape(caption)}</figcaption>"
     return f'<figure class="lesson-figure">{table}{caption}</figure>'
+
+
+def attention_heatmap(
+    weights,
+    tokens: list[str],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar_label: str = "",
+    numbers: bool = False,
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.figure.Figure:
+    """One attention table as a heatmap: row t shows how much token t looks at each token.
+
+    ``weights`` is a (T, T) table (a tensor, an array or nested lists) whose rows add up to 1;
+    ``tokens`` are the T tokens' texts, shown with ``token_label``. The cells above the
+    diagonal (later tokens, which a causal model never sees) stay light grey. The colours go from
+    0 to 1 in every heatmap, so two heatmaps can be compared by eye. ``numbers=True`` writes
+    each weight into its cell as a percentage (for small tables). Pass ``ax`` to draw into one
+    panel of a larger figure; then no colour bar is drawn (``attention_grid`` adds one).
+    """
+    table = np.asarray(weights, dtype=float)
+    size = len(tokens)
+    if table.shape != (size, size):
+        raise ValueError(f"weights must have shape ({size}, {size}), not {table.shape}.")
+    future = np.triu(np.ones((size, size), dtype=bool), k=1)
+    own_figure = ax is None
+    if own_figure:
+        side = min(7.0, 1.6 + 0.42 * size)
+        fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    image = ax.imshow(np.ma.masked_where(future, table), cmap=ATTENTION_COLOURS, vmin=0, vmax=1)
+    labels = [token_label(token) for token in tokens]
+    ax.set_xticks(range(size), labels, rotation=90)
+    ax.set_yticks(range(size), labels)
+    ax.tick_params(length=0)
+    ax.spines[:].set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    if numbers:
+        for row in range(size):
+            for col in range(row + 1):
+                value = table[row, col]
+                colour = "white" if value > 0.55 else "black"
+                text = f"{value:.0%}"
+                ax.text(col, row, text, ha="center", va="center", color=colour, fontsize=9)
+    if own_figure:
+        bar = ax.figure.colorbar(image, ax=ax, shrink=0.8, format=PercentFormatter(1.0))
+        bar.set_label(colorbar_label)
+        bar.outline.set_visible(False)
+    return ax.figure
+
+
+def attention_grid(
+    maps: list,
+    tokens: list[str],
+    *,
+    titles: list[str] | None = None,
+    columns: int = 2,
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar_label: str = "",
+) -> matplotlib.figure.Figure:
+    """Several attention heatmaps in one figure (heads, layers), with one shared colour bar.
+
+    ``maps`` are (T, T) tables for the same ``tokens``, drawn left to right and top to bottom
+    in ``columns`` columns; ``titles`` name the panels, such as "Layer 1, head 3". Token labels
+    appear on the left and bottom edge only; the axis labels too.
+    """
+    rows = -(-len(maps) // columns)  # rounded up
+    side = min(4.2, 1.0 + 0.3 * len(tokens))
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * side + 1.2, rows * side), squeeze=False
+    )
+    titles = titles or [""] * len(maps)
+    for number, ax in enumerate(axes.flat):
+        if number >= len(maps):
+            ax.set_axis_off()
+            continue
+        row, column = divmod(number, columns)
+        attention_heatmap(
+            maps[number],
+            tokens,
+            title=titles[number],
+            xlabel=xlabel if row == rows - 1 else "",
+            ylabel=ylabel if column == 0 else "",
+            ax=ax,
+        )
+        if column > 0:
+            ax.set_yticklabels([])
+        if row < rows - 1 and number + columns < len(maps):
+            ax.set_xticklabels([])
+    mappable = matplotlib.cm.ScalarMappable(
+        norm=matplotlib.colors.Normalize(0, 1), cmap=ATTENTION_COLOURS
+    )
+    bar = fig.colorbar(mappable, ax=axes, shrink=0.6, format=PercentFormatter(1.0))
+    bar.set_label(colorbar_label)
+    bar.outline.set_visible(False)
+    return fig

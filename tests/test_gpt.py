@@ -135,3 +135,50 @@ def test_a_few_training_steps_reduce_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_attention_maps_one_causal_table_per_layer_and_head():
+    model, idx = tiny_gpt(), random_ids(B=2, T=9)
+    maps = model.attention_maps(idx)
+    assert len(maps) == TINY["n_layer"]
+    for weights in maps:
+        assert weights.shape == (2, TINY["n_head"], 9, 9)
+        assert not weights.requires_grad
+        torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, TINY["n_head"], 9))
+        below = torch.ones(9, 9, dtype=torch.bool).tril()  # the diagonal and below
+        assert torch.all(weights[..., ~below] == 0)  # no token looks at a later one
+        assert torch.all(weights[..., below] > 0)  # softmax leaves every earlier token some
+
+
+def test_attention_maps_match_the_blocks_and_leave_the_logits_alone():
+    model, idx = tiny_gpt(), random_ids(T=12)
+    with torch.no_grad():
+        before, _ = model(idx)
+    maps = model.attention_maps(idx)
+    with torch.no_grad():
+        after, _ = model(idx)
+    assert torch.equal(before, after)
+    # the first layer's map is exactly what its attention computes from the embeddings
+    x = model.token_embedding(idx) + model.position_embedding(torch.arange(12))
+    with torch.no_grad():
+        _, expected = model.blocks[0].attn(model.blocks[0].norm1(x), need_weights=True)
+    torch.testing.assert_close(maps[0], expected)
+
+
+def test_attention_maps_reject_too_long_input():
+    with pytest.raises(ValueError, match="time <= 32"):
+        tiny_gpt().attention_maps(random_ids(T=33))
+
+
+def test_attention_maps_as_heatmaps():
+    plots = pytest.importorskip("lessons.plots", reason="matplotlib is not installed")
+    maps = tiny_gpt().attention_maps(random_ids(B=1, T=6))
+    tokens = ["a", " b", "c", " d", ".", "\n"]
+    fig = plots.attention_heatmap(maps[0][0, 0], tokens, numbers=True)
+    image = fig.axes[0].images[0].get_array()
+    assert image.mask[0, 1] and not image.mask[1, 0]  # later tokens are masked out
+    assert len(fig.axes) == 2  # the heatmap and its colour bar
+    grid = plots.attention_grid(list(maps[-1][0]), tokens, titles=["1", "2", "3", "4"])
+    assert [ax.get_title(loc="left") for ax in grid.axes[:4]] == ["1", "2", "3", "4"]
+    with pytest.raises(ValueError, match=r"shape \(5, 5\)"):
+        plots.attention_heatmap(maps[0][0, 0], tokens[:5])
