@@ -14,7 +14,9 @@ PAGES = [
     "",
     "lessons/01-token-by-token/",
     "lessons/02-nonsense-texter/",
+    "lessons/06-attention/",
     "build/tokenizer/",
+    "build/gpt/",
     "glossary/",
 ]
 
