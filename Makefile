@@ -22,6 +22,7 @@ test: setup-test
 bench: setup-test
 	$(BIN)/python benchmarks/site_build.py
 	$(BIN)/python benchmarks/browser.py
+	$(BIN)/python benchmarks/train_cpu.py
 
 setup-site: $(VENV)/.site node_modules/pyodide/pyodide.mjs
 setup-test: $(VENV)/.test node_modules/pyodide/pyodide.mjs

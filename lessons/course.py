@@ -6,7 +6,8 @@ to them and trains it only when it has to:
 1. ``$LESSONS_COURSE_CHECKPOINT`` set: the model comes from that folder, a checkpoint
    trained elsewhere (say, for longer on a GPU with ``lessons train --preset course``).
    Either the run's folder (with ``checkpoint/`` and ``metrics.jsonl``) or a checkpoint
-   folder itself.
+   folder itself. The pages check that it has the preset's shape and tokenizer, so train
+   it with the preset (``lessons train --preset course --steps 20000 --out gpu-run``).
 2. Otherwise the cache: ``<cache>/models/course-<key>/``, written by an earlier call. The
    key is a hash of everything that changes the trained model: the preset's settings,
    the texts (their files' SHA-256 and the cleaned text), the code of the model, the
