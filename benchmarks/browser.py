@@ -17,58 +17,24 @@ A target passes when every sample (the max) is under it; exit status 1 if one is
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the helpers the browser tests use, from tests/conftest.py
+from tests.conftest import CHROMIUM_FLAGS, build_site, find_chromium, serve  # noqa: E402
+
 PAGE = "/lessons/02-nonsense-texter/"
 CORPUS = "kafka-die-verwandlung"
 ORDER = 6
 LENGTH = 2000
 SEEDS = [1, 2, 3, 4, 5]
 TARGETS_MS = {"ready": 5000.0, "generate": 200.0}
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-class Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".mjs": "text/javascript",
-        ".wasm": "application/wasm",
-    }
-
-    def log_message(self, format, *args):
-        pass
-
-
-def build(site_dir: Path) -> None:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site_dir)]
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
-
-
-def serve(site_dir: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(Handler, directory=str(site_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def in_browser(url: str, runs: int, chromium: str) -> tuple[dict[str, list[float]], dict]:
@@ -151,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, help="a built site (default: build one now)")
     parser.add_argument("--runs", type=int, default=5, help="page visits (default 5)")
-    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=find_chromium())
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +125,9 @@ def main() -> None:
         if site is None:
             site = Path(tmp) / "site"
             print("building the site…", flush=True)
-            build(site)
+            result = build_site(ROOT / "mkdocs.yml", site)
+            if result.returncode:
+                sys.exit(result.stdout + result.stderr)
         server, url = serve(site)
         try:
             browser, facts = in_browser(url, args.runs, args.chromium)

@@ -1,10 +1,14 @@
-"""Shared fixtures: one strict build of the whole site per test session, served on localhost."""
+"""Shared fixtures: one strict build of the whole site per test session, served on localhost.
+
+The helpers here (build, serve, find Chromium) are also used by ``benchmarks/browser.py``.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -13,6 +17,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Keep Chromium from calling home: the request log must show only the local server.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def find_chromium() -> str | None:
+    """$CHROMIUM, or a Chromium or Chrome on the PATH (scripts/ensure-chromium.sh installs one)."""
+    names = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"]
+    return next((shutil.which(name) for name in names if name and shutil.which(name)), None)
 
 
 def build_site(config: Path, site_dir: Path) -> subprocess.CompletedProcess:
@@ -32,14 +52,19 @@ def built_site(tmp_path_factory) -> Path:
     return site_dir
 
 
+def serve(site_dir: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve ``site_dir`` on 127.0.0.1 (a free port) in a thread; the server and its URL."""
+    handler = functools.partial(QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture(scope="session")
 def site_url(built_site) -> str:
     """The built site served by a local HTTP server on 127.0.0.1 (a free port)."""
-    handler = functools.partial(QuietHandler, directory=str(built_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = serve(built_site)
+    yield url
     server.shutdown()
 
 

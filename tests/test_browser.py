@@ -8,32 +8,14 @@ keeps pasted markup as text, explains bad input, and that the page asks no other
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 
 from lessons.widgets import NONSENSE_TEXTER
+from tests.conftest import CHROMIUM_FLAGS, find_chromium
 
-
-def find_chromium() -> str | None:
-    """$CHROMIUM, or a Chromium or Chrome on the PATH (scripts/ensure-chromium.sh installs one)."""
-    names = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"]
-    return next((shutil.which(name) for name in names if name and shutil.which(name)), None)
-
-
-# Keep Chromium from calling home: the request log must show only the local server.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PAGES = {"de": "/lessons/02-nonsense-texter/", "en": "/en/lessons/02-nonsense-texter/"}
 FIRST_CORPUS = {"de": "kafka-die-verwandlung", "en": "wharton-the-verdict"}
 READY_TIMEOUT_MS = 60_000
