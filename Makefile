@@ -23,6 +23,7 @@ bench: setup-test
 	$(BIN)/python benchmarks/site_build.py
 	$(BIN)/python benchmarks/browser.py
 	$(BIN)/python benchmarks/train_cpu.py
+	$(BIN)/python benchmarks/kv_cache.py
 
 setup-site: $(VENV)/.site node_modules/pyodide/pyodide.mjs
 setup-test: $(VENV)/.test node_modules/pyodide/pyodide.mjs

@@ -17,6 +17,7 @@ layer that sits in every block of the GPT in ``lessons.gpt``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +61,30 @@ def attend(q: Tensor, k: Tensor, v: Tensor, causal: bool = True) -> tuple[Tensor
     return weights @ v, weights
 
 
+@dataclass
+class LayerCache:
+    """One layer's part of the KV cache: the keys and values of every token read so far.
+
+    A token's key and value depend only on that token and the ones before it, so they never
+    change once computed. Generation keeps them here and feeds the model only the new token:
+    one token's work per step instead of the whole text's. Shapes (B, n_head, tokens, head_size).
+    """
+
+    keys: Tensor | None = None
+    values: Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else self.keys.size(2)
+
+    def extend(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append the new tokens' keys and values; return all of them, the old ones first."""
+        if self.keys is not None:
+            k = torch.cat([self.keys, k], dim=2)
+            v = torch.cat([self.values, v], dim=2)
+        self.keys, self.values = k, v
+        return k, v
+
+
 class CausalSelfAttention(nn.Module):
     """Several attention heads side by side, as in each block of GPT-2.
 
@@ -81,18 +106,30 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, need_weights: bool = False, cache: LayerCache | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """Map x (B, T, n_embd) to (output of the same shape, weights or None).
 
         With ``need_weights=True`` the weights of shape (B, n_head, T, T) are computed
         the explicit way, for heatmaps; otherwise PyTorch's fused kernel does the work
-        and never builds the T x T table in memory.
+        and never builds the T x T table in memory. With a ``cache``, x holds only the
+        tokens after those already in it; they attend to the cached tokens and to each other.
         """
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size): each head becomes a batch dimension
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if need_weights:
+        if cache is not None:
+            if need_weights:
+                raise ValueError("need_weights works without a cache: pass the whole text.")
+            k, v = cache.extend(k, v)  # the earlier tokens' keys and values, then the new ones
+            S = k.size(2)  # all tokens: the new ones are the last T
+            # The new tokens' rows of the causal mask; a single new token may see them all.
+            mask = causal_mask(S, device=x.device)[S - T :] if T > 1 else None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            weights = None
+        elif need_weights:
             y, weights = attend(q, k, v, causal=True)
             if self.training and self.dropout > 0:  # same as the fast path: drop weights
                 y = self.attn_dropout(weights) @ v

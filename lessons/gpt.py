@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lessons.attention import CausalSelfAttention
+from lessons.attention import CausalSelfAttention, LayerCache
 
 
 @dataclass
@@ -77,11 +77,25 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: Tensor) -> Tensor:
-        attended, _ = self.attn(self.norm1(x))
+    def forward(self, x: Tensor, cache: LayerCache | None = None) -> Tensor:
+        attended, _ = self.attn(self.norm1(x), cache=cache)
         x = x + attended  # tokens gather information from earlier tokens
         x = x + self.mlp(self.norm2(x))  # each token processes what it gathered
         return x
+
+
+class KVCache:
+    """What a GPT has read so far, kept for the next call: one ``LayerCache`` per block.
+
+    Get one from ``GPT.new_cache()`` and pass it to every call of ``GPT.forward``; each call
+    then takes only the tokens that come after those in the cache (``len(cache)`` of them).
+    """
+
+    def __init__(self, n_layer: int):
+        self.layers = [LayerCache() for _ in range(n_layer)]
+
+    def __len__(self) -> int:
+        return len(self.layers[0])  # every layer holds the same tokens
 
 
 class GPT(nn.Module):
@@ -116,25 +130,35 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, idx: Tensor, targets: Tensor | None = None, cache: KVCache | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """Next-token logits (B, T, vocab_size) for token ids ``idx`` (B, T).
 
         With ``targets`` (B, T), the ids of the tokens that really came next, also the
         loss: the cross-entropy averaged over all positions; otherwise the loss is None.
+        With a ``cache`` (``new_cache()``), ``idx`` continues the tokens read into it before;
+        their keys and values come from the cache, and this call's are added to it.
         """
         if idx.dim() != 2:
             raise ValueError(f"idx must have shape (batch, time), not {tuple(idx.shape)}.")
-        n_tokens = idx.size(1)
+        start = 0 if cache is None else len(cache)  # the position of the first token in idx
+        n_tokens = start + idx.size(1)
         if n_tokens > self.config.context_length:
+            limit = self.config.context_length
             raise ValueError(
-                f"The input has {n_tokens} tokens, but the model's context_length is "
-                f"{self.config.context_length}. Pass at most the last "
-                f"{self.config.context_length} tokens."
+                f"The cache holds {start} tokens and the input {idx.size(1)} more: {n_tokens} "
+                f"in all, but the model's context_length is {limit}. Start a new cache with "
+                f"at most the last {limit} tokens."
+                if start
+                else f"The input has {n_tokens} tokens, but the model's context_length is "
+                f"{limit}. Pass at most the last {limit} tokens."
             )
-        positions = torch.arange(n_tokens, device=idx.device)
+        positions = torch.arange(start, n_tokens, device=idx.device)
         x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))
-        for block in self.blocks:
-            x = block(x)
+        layer_caches = cache.layers if cache is not None else [None] * len(self.blocks)
+        for block, layer_cache in zip(self.blocks, layer_caches, strict=True):
+            x = block(x, layer_cache)
         logits = self.lm_head(self.final_norm(x))
         loss = None
         if targets is not None:
@@ -162,6 +186,10 @@ class GPT(nn.Module):
             maps.append(weights)
             x = block(x)
         return maps
+
+    def new_cache(self) -> KVCache:
+        """An empty KV cache for ``forward``: generation without reading the text again."""
+        return KVCache(self.config.n_layer)
 
     def num_parameters(self) -> int:
         """How many numbers the model learns; a tied matrix counts once."""

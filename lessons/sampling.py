@@ -18,7 +18,9 @@ chained: ``top_p_filter(top_k_filter(apply_temperature(logits, 0.8), 40), 0.9)``
 token gets the score -inf, so softmax gives it the probability 0.
 
 ``generate`` writes a text with a trained model; ``steps`` does the same and shows every
-step: what the model saw, what it could choose, what it chose.
+step: what the model saw, what it could choose, what it chose. Both keep the model's keys
+and values from step to step (the *KV cache* of ``lessons.gpt``), so each step reads only
+the new token; ``kv_cache=False`` reads the whole window every time, for comparison.
 
     >>> logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
     >>> top_k_filter(logits, 2)
@@ -191,16 +193,24 @@ def generate(
     top_p: float | None = None,
     seed: int = 0,
     stop_token: int | str | None = None,
+    slide: int = 1,
+    kv_cache: bool = True,
 ) -> str:
     """The prompt and up to ``max_new_tokens`` tokens the model writes after it.
 
     An empty prompt starts from the end-of-text token ``<|endoftext|>``, as if a new
     document began; it does not appear in the result. Each new token is drawn with a
     ``torch.Generator`` seeded with ``seed``: the same seed and settings give the same
-    text. When the text grows longer than the model's ``context_length``, the model sees
-    only its last ``context_length`` tokens (the window slides along). ``stop_token`` (an
-    id, or the text of a single token such as ``"<|endoftext|>"``) ends the text early when
-    drawn; it is not added.
+    text. ``stop_token`` (an id, or the text of a single token such as ``"<|endoftext|>"``)
+    ends the text early when drawn; it is not added.
+
+    The model sees at most ``context_length`` tokens, its *window*. When the text outgrows
+    it, the window moves on by ``slide`` tokens: with 1 the model always sees the last
+    ``context_length`` tokens. The KV cache (``kv_cache=True``) keeps the keys and values of
+    the tokens in the window, so each step reads only the new token; the same tokens come
+    out without it, only slower. When the window moves, every token in it gets a new
+    position, and the cache must be filled anew: a larger ``slide`` does that less often,
+    and the model sees between ``context_length - slide + 1`` and ``context_length`` tokens.
     """
     start = _prompt_ids(tokenizer, prompt)
     ids = generate_ids(
@@ -212,6 +222,8 @@ def generate(
         top_p=top_p,
         seed=seed,
         stop_token=_stop_id(tokenizer, stop_token),
+        slide=slide,
+        kv_cache=kv_cache,
     )
     return prompt + tokenizer.decode(ids[len(start) :])
 
@@ -225,9 +237,11 @@ def generate_ids(
     top_p: float | None = None,
     seed: int = 0,
     stop_token: int | None = None,
+    slide: int = 1,
+    kv_cache: bool = True,
 ) -> list[int]:
     """``generate`` on token ids: ``ids`` (at least one) and the new ids after them."""
-    walk = _walk(model, ids, max_new_tokens, temperature, top_k, top_p, seed)
+    walk = _walk(model, ids, max_new_tokens, temperature, top_k, top_p, seed, slide, kv_cache)
     ids = list(ids)
     for _, _, token_id in walk:
         if token_id == stop_token:
@@ -247,6 +261,7 @@ def steps(
     seed: int = 0,
     top: int | None = None,
     stop_token: int | str | None = None,
+    slide: int = 1,
 ) -> Iterator[Step]:
     """Generate like ``generate`` (the same seed gives the same tokens) and show each step.
 
@@ -255,9 +270,8 @@ def steps(
     counts the others right). A drawn ``stop_token`` is the last step.
     """
     stop_id = _stop_id(tokenizer, stop_token)
-    walk = _walk(
-        model, _prompt_ids(tokenizer, prompt), max_new_tokens, temperature, top_k, top_p, seed
-    )
+    start = _prompt_ids(tokenizer, prompt)
+    walk = _walk(model, start, max_new_tokens, temperature, top_k, top_p, seed, slide, True)
     for window, probs, token_id in walk:
         ranked = torch.argsort(probs, descending=True, stable=True)
         ranked = [i for i in ranked.tolist() if probs[i] > 0][:top]
@@ -267,7 +281,7 @@ def steps(
             return
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no gradients, and less bookkeeping than no_grad
 def _walk(
     model: GPT,
     ids: Sequence[int],
@@ -276,31 +290,39 @@ def _walk(
     top_k: int | None,
     top_p: float | None,
     seed: int,
+    slide: int,
+    kv_cache: bool,
 ) -> Iterator[tuple[list[int], Tensor, int]]:
-    """The loop: per step (the ids in the window, the probabilities, the drawn id).
-
-    No cache of earlier steps' work: every step runs the model on the whole window again.
-    That is slower than a KV cache (``lessons.attention``), but it is the loop at its plainest.
-    """
+    """The loop: per step (the ids in the window, the probabilities, the drawn id)."""
     check_settings(temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens)
     ids = list(ids)
     if not ids:
         raise SamplingError("generation needs at least one token to start from.")
     if _not_whole(seed):
         raise SamplingError(f"seed must be a whole number, not {seed!r}.")
+    context = model.config.context_length
+    if _not_whole(slide) or not 1 <= slide <= context:
+        raise SamplingError(
+            f"slide must be a whole number from 1 to the context length {context}, not {slide!r}."
+        )
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()  # no dropout while writing
+    begin = max(0, len(ids) - context)  # where the window begins: the model sees ids[begin:]
+    cache = model.new_cache() if kv_cache else None
     try:
         for _ in range(max_new_tokens):
-            window = ids[-model.config.context_length :]  # the window slides along the text
-            idx = torch.tensor([window], dtype=torch.long, device=device)
-            logits, _ = model(idx)
+            if len(ids) - begin > context:  # the window is full: it moves on by slide tokens
+                begin = len(ids) - (context - slide + 1)
+                cache = model.new_cache() if kv_cache else None  # all positions are new
+            read = 0 if cache is None else len(cache)  # the window's tokens in the cache
+            idx = torch.tensor([ids[begin + read :]], dtype=torch.long, device=device)
+            logits, _ = model(idx, cache=cache)
             probs = probabilities(logits[0, -1].cpu(), temperature, top_k, top_p)
             token_id = int(torch.multinomial(probs, 1, generator=generator))
+            yield ids[begin:], probs, token_id
             ids.append(token_id)
-            yield window, probs, token_id
     finally:
         model.train(was_training)
 

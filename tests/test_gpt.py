@@ -1,4 +1,4 @@
-"""The GPT: same logits as Hugging Face's GPT-2, the loss, limits, tying, and learning."""
+"""The GPT: same logits as Hugging Face's GPT-2, the loss, limits, tying, learning, KV cache."""
 
 import pytest
 import torch
@@ -135,6 +135,35 @@ def test_a_few_training_steps_reduce_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_the_kv_cache_gives_the_logits_of_the_full_pass():
+    """Token by token, or a prompt and then single tokens: the same logits as all at once."""
+    model, idx = tiny_gpt(), random_ids(B=2, T=TINY["context_length"])
+    with torch.no_grad():
+        full, _ = model(idx)
+        cache = model.new_cache()
+        pieces = [model(idx[:, :5], cache=cache)[0]]  # a prompt of 5 tokens
+        pieces += [model(idx[:, t : t + 1], cache=cache)[0] for t in range(5, 20)]
+        pieces.append(model(idx[:, 20:], cache=cache)[0])  # 12 more at once, after the cache
+    assert len(cache) == TINY["context_length"]
+    assert (torch.cat(pieces, dim=1) - full).abs().max().item() < 1e-5
+
+
+def test_a_full_cache_refuses_more_tokens():
+    model = tiny_gpt()
+    cache = model.new_cache()
+    with torch.no_grad():
+        model(random_ids(B=1, T=30), cache=cache)
+        with pytest.raises(ValueError, match="cache holds 30 tokens and the input 3 more"):
+            model(random_ids(B=1, T=3), cache=cache)
+    assert len(cache) == 30  # nothing was added
+
+
+def test_attention_weights_need_the_whole_text():
+    model = tiny_gpt()
+    with pytest.raises(ValueError, match="need_weights works without a cache"):
+        model.blocks[0].attn(torch.zeros(1, 2, TINY["n_embd"]), True, model.new_cache().layers[0])
 
 
 def test_attention_maps_one_causal_table_per_layer_and_head():

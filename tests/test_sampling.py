@@ -174,6 +174,28 @@ def test_the_window_slides_past_the_context_length(model, tokenizer):
         assert step.context == tokenizer.decode(ids[11 + n - 8 : 11 + n])
 
 
+@pytest.mark.parametrize("slide", [1, 3, 8])
+def test_the_kv_cache_writes_the_same_tokens(model, tokenizer, slide):
+    """With and without the cache, past the context: the window moves the same way."""
+    start = tokenizer.encode("the cat sat")
+    for settings in ({"seed": 5}, {"temperature": 0}, {"top_k": 3, "top_p": 0.9, "seed": 2}):
+        cached = sampling.generate_ids(model, start, 40, slide=slide, **settings)
+        plain = sampling.generate_ids(model, start, 40, slide=slide, kv_cache=False, **settings)
+        assert cached == plain and len(cached) == 11 + 40
+
+
+def test_a_slide_moves_the_window_in_jumps(model, tokenizer):
+    steps = list(sampling.steps(model, tokenizer, "the cat sat", 12, seed=0, slide=3))
+    sizes = [len(tokenizer.encode(step.context)) for step in steps]  # tokens in the window
+    assert sizes == [8, 6, 7, 8, 6, 7, 8, 6, 7, 8, 6, 7]  # full, then 8 - 3 + 1 = 6, and up
+
+
+@pytest.mark.parametrize("slide", [0, 9, 1.5, True])
+def test_a_slide_out_of_range_is_refused(model, tokenizer, slide):
+    with pytest.raises(SamplingError, match="slide must be a whole number from 1 to the context"):
+        sampling.generate(model, tokenizer, "the", 5, slide=slide)
+
+
 def test_a_stop_token_ends_the_text(model, tokenizer):
     start = tokenizer.encode("the ")
     free = sampling.generate_ids(model, start, 30, seed=4)
