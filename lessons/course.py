@@ -39,9 +39,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
-from lessons import corpora, train
+from lessons import corpora, playground, train
 from lessons.checkpoint import CheckpointError, load_checkpoint
 from lessons.checkpoint import exists as checkpoint_exists
 from lessons.gpt import GPT, GPTConfig
@@ -182,6 +183,46 @@ def cache_key(inputs: dict) -> str:
     """16 hex digits of the SHA-256 of ``inputs``: the same inputs, the same key."""
     text = json.dumps(inputs, sort_keys=True, ensure_ascii=True, default=list)
     return _sha256(text.encode("ascii"))[:16]
+
+
+# --- For the browser: the files that lessons.playground reads --------------------------------
+
+
+def export(folder: Path) -> dict:
+    """Write the course model for the playground in the browser into ``folder``.
+
+    Returns its entry for the site's ``browser/manifest.json``: each file's name, size and
+    SHA-256 (``save_for_browser``), and which model it is, in German and English.
+    """
+    gpt = load()
+    characters = set().union(*_documents(corpora.cache_dir()))
+    files = save_for_browser(folder, gpt.model, gpt.tokenizer, characters)
+    return {"files": files, "description": {lang: gpt.describe(lang) for lang in ("de", "en")}}
+
+
+def save_for_browser(
+    folder: Path, model: GPT, tokenizer: Tokenizer, characters: set[str]
+) -> dict[str, dict]:
+    """Write a GPT as ``lessons.playground`` reads it: ``playground.FILES``, into ``folder``.
+
+    The weights as float32 safetensors (the format ``lessons.checkpoint`` uses), the
+    GPTConfig and the tokenizer as JSON, and ``characters`` (those of the training texts) as
+    a sorted JSON list. Returns, for each file's key, its name, size and SHA-256.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = playground.FILES
+    weights = {name: p.detach().to("cpu", torch.float32) for name, p in model.named_parameters()}
+    (folder / names["model"]).write_bytes(safetensors.torch.save(weights))
+    (folder / names["config"]).write_text(json.dumps(dataclasses.asdict(model.config)))
+    tokenizer.save(folder / names["tokenizer"])
+    chars = json.dumps(sorted(characters), ensure_ascii=False)
+    (folder / names["characters"]).write_text(chars, encoding="utf-8")
+    files = {}
+    for key, name in names.items():
+        data = (folder / name).read_bytes()
+        files[key] = {"name": name, "bytes": len(data), "sha256": _sha256(data)}
+    return files
 
 
 # --- Inside: training into the cache, loading from a folder ----------------------------------

@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 plt.rcParams.update(
@@ -146,6 +147,79 @@ def steps_chart(
     return fig
 
 
+_DROPPED = {"edgecolor": "#5c6bc0", "hatch": "///", "linestyle": "--"}  # a token a filter drops
+
+
+def distributions_chart(
+    distributions: list[list[tuple[str, float]]],
+    *,
+    titles: list[str],
+    kept: list[set[str] | None] | None = None,
+    top: int = 10,
+    rest_label: str = "",
+    ylabel: str = "",
+    legend: tuple[str, str] | None = None,
+    numbers: bool = True,
+) -> matplotlib.figure.Figure:
+    """Several next-token distributions stacked, to compare them: before and after a setting.
+
+    Each distribution is a list of (token, probability), most likely first; its panel shows
+    the ``top`` most likely tokens, titled by ``titles``. ``kept`` gives, per panel, the
+    tokens a filter keeps (or None): the others are drawn hollow and hatched, as dropped.
+    ``legend`` = (kept, dropped) labels them. With a ``rest_label`` (a format string with the
+    field ``n``) a grey bar sums up all other tokens, so one sees how much probability lies
+    outside the shown ones (its dropped share hatched). ``numbers`` writes each probability
+    above its bar.
+    """
+    kept = kept or [None] * len(distributions)
+    if not len(distributions) == len(titles) == len(kept):
+        raise ValueError("distributions, titles and kept need one entry per panel.")
+    fig, axes = plt.subplots(
+        len(distributions), 1, figsize=(7.0, 2.0 * len(distributions)), squeeze=False
+    )
+    for ax, choices, title, keep in zip(axes[:, 0], distributions, titles, kept, strict=True):
+        shown = choices[:top]
+        labels = [token_label(token) for token, _ in shown]
+        heights = [p for _, p in shown]
+        dropped = [keep is not None and token not in keep for token, _ in shown]
+        bars = ax.bar(range(len(shown)), heights, width=0.7, color="#5c6bc0")
+        for bar, out in zip(bars, dropped, strict=True):
+            if out:
+                bar.set(**_DROPPED, facecolor="none")
+        rest = choices[top:]
+        if rest and rest_label:
+            labels.append(rest_label.format(n=len(rest)))
+            heights.append(max(0.0, 1.0 - sum(heights)))
+            out = sum(p for token, p in rest if keep is not None and token not in keep)
+            ax.bar(len(shown), heights[-1] - out, width=0.7, color="#b0b4c8")
+            ax.bar(len(shown), out, bottom=heights[-1] - out, width=0.7, **_DROPPED, color="none")
+        if numbers:
+            for x, height in enumerate(heights):
+                ax.text(x, height + 0.03, f"{height:.0%}", ha="center", va="bottom", fontsize=8)
+        long_labels = max(len(label) for label in labels) > 6
+        ax.set_xticks(
+            range(len(labels)),
+            labels,
+            rotation=25 if long_labels else 0,
+            ha="right" if long_labels else "center",
+            rotation_mode="anchor",
+        )
+        ax.set_xlim(-0.6, top + (0.6 if rest_label else -0.4))  # the same bar width in each panel
+        ax.set_ylim(0, 1.15 if numbers else 1)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, loc="left", fontsize=10)
+    if legend:
+        handles = [
+            Patch(color="#5c6bc0", label=legend[0]),
+            Patch(**_DROPPED, facecolor="none", label=legend[1]),
+        ]
+        axes[0, 0].legend(handles=handles, frameon=False, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def line_chart(
     series: dict[str, tuple[list, list]],
     *,
@@ -177,6 +251,51 @@ def line_chart(
     return ax.figure
 
 
+def rank_frequency_chart(
+    counts: dict[str, list[int]],
+    *,
+    fits: dict[str, tuple[float, float]] | None = None,
+    fit_label: str = "{name}: {slope:.2f}",
+    points: int = 200,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+) -> matplotlib.figure.Figure:
+    """Zipf's picture: how often the word of each rank occurs, both axes logarithmic.
+
+    ``counts`` maps a label to counts sorted most frequent first (rank 1 first). To keep the
+    SVG small, each series shows at most ``points`` ranks, spread evenly on the log scale.
+    ``fits`` gives, for some labels, a straight line log10(count) = intercept + slope *
+    log10(rank) (such as ``textstats.zipf_fit``), drawn dashed in the series' colour over all
+    its ranks and labelled with ``fit_label`` (a format string with the fields ``name`` and
+    ``slope``).
+    """
+    fig, ax = plt.subplots()
+    for name, values in counts.items():
+        ranks = np.unique(np.geomspace(1, len(values), points).round().astype(int))
+        (dots,) = ax.plot(
+            ranks, np.asarray(values)[ranks - 1], "o", markersize=3, alpha=0.8, label=name
+        )
+        if fits and name in fits:
+            slope, intercept = fits[name]
+            ends = np.array([1, len(values)])
+            line = 10 ** (intercept + slope * np.log10(ends))
+            label = fit_label.format(name=name, slope=slope)
+            ax.plot(ends, line, "--", color=dots.get_color(), linewidth=1.2, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.yaxis.set_major_formatter(plain)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def text_table(rows: list[tuple], headers: tuple[str, ...], caption: str = "") -> str:
     """An HTML table of short texts, such as generated samples next to their settings.
 
@@ -185,12 +304,42 @@ def text_table(rows: list[tuple], headers: tuple[str, ...], caption: str = "") -
     table becomes a ``<figure>`` like the charts.
     """
 
-    def cell(value: object) -> str:
-        return html.escape(str(value)).replace("\n", "↵")
+    body = [[_cell(value) for value in row] for row in rows]
+    return _html_table(body, headers, caption)
 
-    head = "".join(f"<th>{cell(header)}</th>" for header in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+def token_table(
+    rows: list[tuple[str, list[str]]], headers: tuple[str, str, str], caption: str = ""
+) -> str:
+    """An HTML table that shows where a tokenizer cuts texts: a label, the count, the tokens.
+
+    Each row is (label, tokens). The tokens stand in boxes of alternating colour (the CSS
+    class ``token-pieces``), so one sees where each begins; spaces and line breaks show as
+    ␣ and ↵. ``headers`` name the three columns, such as ("Text", "Tokens", "Split").
+    """
+    body = [
+        [
+            _cell(label),
+            str(len(tokens)),
+            '<span class="token-pieces">'
+            + "".join(f"<span>{html.escape(token_label(token))}</span>" for token in tokens)
+            + "</span>",
+        ]
+        for label, tokens in rows
+    ]
+    return f'<div class="token-table">{_html_table(body, headers, caption)}</div>'
+
+
+def _cell(value: object) -> str:
+    """A table cell's text, escaped, with line breaks shown as ↵."""
+    return html.escape(str(value)).replace("\n", "↵")
+
+
+def _html_table(body: list[list[str]], headers: tuple[str, ...], caption: str) -> str:
+    """A table of cells that are already HTML; with a caption, a ``<figure>`` like the charts."""
+    head = "".join(f"<th>{_cell(header)}</th>" for header in headers)
+    rows = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in body)
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     if not caption:
         return table
     caption = f"<figcaption>{html.escape(caption)}</figcaption>"
@@ -296,3 +445,159 @@ def attention_grid(
     bar.set_label(colorbar_label)
     bar.outline.set_visible(False)
     return fig
+
+
+# Digits and network weights: white is 0, the site's indigo the most ink; for weights that
+# can be negative, amber below 0 and indigo above.
+INK_COLOURS = matplotlib.colors.LinearSegmentedColormap.from_list(
+    "ink", ["#ffffff", "#3949ab", "#1a237e"]
+)
+SIGNED_COLOURS = matplotlib.colors.LinearSegmentedColormap.from_list(
+    "signed", ["#b26a00", "#e8a33d", "#ffffff", "#5c6bc0", "#1a237e"]
+)
+
+
+def image_grid(
+    images,
+    titles: list[str] | None = None,
+    *,
+    columns: int = 10,
+    vmax: float = 16.0,
+    signed: bool = False,
+    side: float = 0.85,
+) -> matplotlib.figure.Figure:
+    """Small images side by side in rows of ``columns``, each with a title under it.
+
+    ``images`` are square tables or flat rows (64 values make 8x8), such as the digits, whose
+    pixels go from 0 to ``vmax``. ``signed=True`` shows values around 0, such as a neuron's
+    weights: amber below 0, indigo above, white at 0, the same scale for all images.
+    """
+    tables = [np.asarray(image, dtype=float) for image in images]
+    tables = [t.reshape(round(t.size**0.5), -1) if t.ndim == 1 else t for t in tables]
+    titles = titles or [""] * len(tables)
+    lines = max(title.count("\n") + 1 for title in titles)  # of the longest title
+    rows = -(-len(tables) // columns)  # rounded up
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * side, rows * (side + 0.17 * lines)), squeeze=False
+    )
+    if signed:
+        limit = max(float(np.abs(t).max()) for t in tables) or 1.0
+        colours, low, high = SIGNED_COLOURS, -limit, limit
+    else:
+        colours, low, high = INK_COLOURS, 0.0, vmax
+    for number, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if number < len(tables):
+            ax.imshow(tables[number], cmap=colours, vmin=low, vmax=high)
+            height, width = tables[number].shape
+            below = height - 0.2  # just under the image (the rows count downwards)
+            ax.text((width - 1) / 2, below, titles[number], ha="center", va="top", fontsize=8)
+            ax.add_patch(  # a thin frame, so a white image still shows where it is
+                matplotlib.patches.Rectangle(
+                    (-0.5, -0.5), width, height, fill=False, lw=0.5, ec="#b0b4c8"
+                )
+            )
+    fig.subplots_adjust(wspace=0.15, hspace=0.25 * lines)
+    return fig
+
+
+def confusion_chart(
+    counts, labels: list[str], *, xlabel: str = "", ylabel: str = "", title: str = ""
+) -> matplotlib.figure.Figure:
+    """A confusion matrix: row = the right answer, column = the guess, the count in each cell.
+
+    The diagonal holds the right guesses; every number off it is a mistake. Cells with 0
+    stay empty, so the mistakes stand out.
+    """
+    table = np.asarray(counts)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.imshow(table, cmap=INK_COLOURS, vmin=0, vmax=max(int(table.max()), 1))
+    for (row, column), count in np.ndenumerate(table):
+        if count:
+            colour = "white" if count > table.max() / 2 else "black"
+            ax.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.tick_params(length=0)
+    ax.spines[:].set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    return fig
+
+
+GROUP_COLOURS = ["#3949ab", "#e8a33d", "#2e7d32", "#c62828", "#6d4c41", "#00838f"]
+
+
+def word_map(
+    places: list[tuple[str, float, float]],
+    *,
+    groups: list[str] | None = None,
+    title: str = "",
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.figure.Figure:
+    """Words as labelled points on a flat map, such as ``embeddings.pca_2d`` of their vectors.
+
+    ``places`` are (word, x, y). ``groups`` (one name per word) colours the points and names
+    the colours in a legend. Only distances and directions count on such a map, so the axes
+    show no numbers, and both use the same scale. Pass ``ax`` to draw into one panel of a
+    larger figure; the figure is returned either way.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5.0))
+    names = groups or [""] * len(places)
+    for number, group in enumerate(dict.fromkeys(names)):  # the groups in order of appearance
+        colour = GROUP_COLOURS[number % len(GROUP_COLOURS)]
+        points = [(x, y) for (_, x, y), name in zip(places, names, strict=True) if name == group]
+        ax.scatter(*zip(*points, strict=True), s=22, color=colour, label=group or None, zorder=2)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.apply_aspect()  # the final scale, so that the labels can be measured
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    for word, x, y in places:
+        label = ax.annotate(word, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=9)
+        for step in range(1, 13):  # move a label down or up until it covers no other label
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.set_position((4, 3 + 5 * (step + 1) // 2 * (-1) ** step))
+        placed.append(label.get_window_extent(renderer))
+    ax.spines[["left", "bottom"]].set_color("#b0b4c8")
+    if groups:
+        ax.legend(frameon=False, fontsize=8, loc="best")
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    return ax.figure
+
+
+def histograms(
+    series: dict[str, list[float]],
+    *,
+    bins: int = 30,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.figure.Figure:
+    """Overlapping histograms of several lists of numbers (label -> values), with a legend.
+
+    All lists share the same bins, and each bar shows the share of its own list, so that a
+    list of 45 numbers compares with one of 1000. Pass ``ax`` to draw into one panel.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    values = [value for numbers in series.values() for value in numbers]
+    edges = np.linspace(min(values), max(values), bins + 1)
+    for label, numbers in series.items():
+        shares = np.full(len(numbers), 1 / len(numbers))
+        ax.hist(numbers, bins=edges, weights=shares, alpha=0.6, label=label)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    ax.legend(frameon=False)
+    return ax.figure

@@ -1,4 +1,5 @@
-"""Shared fixtures: one strict build of the whole site per test session, served on localhost.
+"""Shared fixtures: one strict build of the whole site per test session, served on localhost,
+and one headless Chromium for the browser tests.
 
 The helpers here (build, serve, find Chromium) are also used by ``benchmarks/browser.py``.
 """
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -66,6 +68,48 @@ def site_url(built_site) -> str:
     server, url = serve(built_site)
     yield url
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, driven by Playwright (its sync API, not pytest-playwright's fixtures)."""
+    chromium = find_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # without a system Chromium, Playwright's own (`playwright install chromium`), if any
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class PageLog:
+    """What a page did: every request, the failed ones, and the errors its scripts threw."""
+
+    def __init__(self, page):
+        self.requests: list[str] = []
+        self.failed: list[str] = []
+        self.bad_responses: list[str] = []
+        self.page_errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("requestfailed", lambda request: self.failed.append(request.url))
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on(
+            "response",
+            lambda response: response.status >= 400 and self.bad_responses.append(response.url),
+        )
+
+    def assert_only_local(self, site_url: str) -> None:
+        """Every request went to the local server and succeeded; no script threw.
+
+        Material asks for ``sitemap.xml`` for its language switch: a harmless local 404.
+        """
+        host = urlsplit(site_url).netloc
+        assert self.requests
+        assert [url for url in self.requests if urlsplit(url).netloc != host] == []
+        assert [url for url in self.bad_responses if not url.endswith("/sitemap.xml")] == []
+        assert [url for url in self.failed if not url.endswith("/sitemap.xml")] == []
+        assert self.page_errors == []
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
 from lessons.widgets import NONSENSE_TEXTER
-from tests.conftest import CHROMIUM_FLAGS, find_chromium
+from tests.conftest import PageLog
 
 PAGES = {"de": "/lessons/02-nonsense-texter/", "en": "/en/lessons/02-nonsense-texter/"}
 FIRST_CORPUS = {"de": "kafka-die-verwandlung", "en": "wharton-the-verdict"}
@@ -25,18 +24,6 @@ PASTED = "<script>window.__pwned=1</script><b>bold</b> "
 # --- in the browser -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    chromium = find_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # without a system Chromium, Playwright's own (`playwright install chromium`), if any
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
 class Texter:
     """The nonsense texter on one open page, driven like a reader would."""
 
@@ -44,17 +31,7 @@ class Texter:
         self.page = page
         self.lang = lang
         self.root = page.locator(".nonsense-texter")
-        self.requests: list[str] = []
-        self.failed: list[str] = []
-        self.bad_responses: list[str] = []
-        self.page_errors: list[str] = []
-        page.on("request", lambda request: self.requests.append(request.url))
-        page.on("requestfailed", lambda request: self.failed.append(request.url))
-        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
-        page.on(
-            "response",
-            lambda response: response.status >= 400 and self.bad_responses.append(response.url),
-        )
+        self.log = PageLog(page)
 
     def part(self, name: str):
         return self.root.locator(f'[data-part="{name}"]')
@@ -232,10 +209,5 @@ class TestNonsenseTexter:
 
     def test_asks_no_other_host(self, texter, site_url):
         """Runs last for each page: every request of the tests above went to the local server."""
-        host = urlsplit(site_url).netloc
-        assert texter.requests
-        assert [url for url in texter.requests if urlsplit(url).netloc != host] == []
-        assert [url for url in texter.bad_responses if not url.endswith("/sitemap.xml")] == []
-        assert [url for url in texter.failed if not url.endswith("/sitemap.xml")] == []
-        assert texter.page_errors == []
-        assert any(url.endswith(".whl") for url in texter.requests)
+        texter.log.assert_only_local(site_url)
+        assert any(url.endswith(".whl") for url in texter.log.requests)

@@ -14,9 +14,15 @@ PAGES = [
     "",
     "lessons/01-token-by-token/",
     "lessons/02-nonsense-texter/",
+    "lessons/03-properties-of-texts/",
+    "lessons/04-neural-networks/",
+    "lessons/05-word-embeddings/",
     "lessons/06-attention/",
+    "lessons/07-notebooks-colab/",
+    "lessons/08-tokenize-continue/",
     "build/tokenizer/",
     "build/gpt/",
+    "build/pretrained/",
     "glossary/",
 ]
 

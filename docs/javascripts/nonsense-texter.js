@@ -10,19 +10,16 @@
 // ready), `data-learn-ms` and `data-generate-ms` (duration of the Python call alone).
 
 import { loadManifest, loadRuntime, loadText } from "./pyodide-runtime.js";
+import { bindEvery, element, paint, take, visible, Widget } from "./widget-helpers.js";
 
 const TOP = 12; // how many candidates for the next token the panel lists
-const VISIBLE = { " ": "␣", "\n": "↵", "\t": "⇥" };
 
 /** A problem with the reader's input; its message is shown as it is. */
 class UserError extends Error {}
 
-class NonsenseTexter {
+class NonsenseTexter extends Widget {
   constructor(root) {
-    this.root = root;
-    this.lang = root.lang || document.documentElement.lang || "en";
-    this.messages = JSON.parse(root.dataset.messages);
-    this.part = (name) => root.querySelector(`[data-part="${name}"]`);
+    super(root);
     this.buttons = ["learn", "generate", "step"].map(this.part);
     this.percent = new Intl.NumberFormat(this.lang, {
       style: "percent",
@@ -122,7 +119,7 @@ class NonsenseTexter {
     this.showChoices(null, [], null);
     const template = settings.level === "words" ? "learned_words" : "learned_letters";
     this.setStatus(
-      this.format(this.messages[template], {
+      this.fill(this.messages[template], {
         contexts: take(chain.counts, (counts) => counts.length),
         tokens: this.countTokens(text, settings.level),
       }),
@@ -139,7 +136,7 @@ class NonsenseTexter {
     this.text = text;
     this.stepCount = 0;
     this.showOutput(text, "");
-    this.setStatus(this.format(this.messages.generated, { tokens: length }));
+    this.setStatus(this.fill(this.messages.generated, { tokens: length }));
     this.showNext(seed);
   }
 
@@ -225,7 +222,7 @@ class NonsenseTexter {
     if (restCount > 0) {
       const restP = Math.max(0, 1 - shown.reduce((sum, [, p]) => sum + p, 0));
       const item = this.choiceItem(null, restP, false);
-      const label = this.format(this.messages.rest, { count: restCount });
+      const label = this.fill(this.messages.rest, { count: restCount });
       item.querySelector(".nt-token").textContent = label;
       items.push(item);
     }
@@ -303,65 +300,8 @@ class NonsenseTexter {
     if (Number.isInteger(value) && value >= min && value <= max) return value;
     input.focus();
     const label = input.closest("label").firstChild.textContent.trim();
-    throw new UserError(this.format(this.messages.invalid_number, { label, min, max }));
-  }
-
-  format(template, values) {
-    return template.replace(/\{(\w+)\}/g, (_, key) =>
-      typeof values[key] === "number" ? this.number.format(values[key]) : String(values[key]),
-    );
-  }
-
-  setStatus(text, isError = false) {
-    const status = this.part("status");
-    status.textContent = text;
-    status.classList.toggle("is-error", isError);
-  }
-
-  setState(state) {
-    this.root.dataset.state = state;
+    throw new UserError(this.fill(this.messages.invalid_number, { label, min, max }));
   }
 }
 
-/** `use(proxy)`, then free the Python object behind the proxy (Pyodide cannot know when). */
-function take(proxy, use) {
-  try {
-    return use(proxy);
-  } finally {
-    proxy.destroy();
-  }
-}
-
-/** Spaces, line breaks and tabs as visible signs (␣ ↵ ⇥). */
-function visible(text) {
-  return text.replace(/[ \n\t]/g, (char) => VISIBLE[char]);
-}
-
-function element(tag, className) {
-  const node = document.createElement(tag);
-  node.className = className;
-  return node;
-}
-
-/** Let the browser draw the page once (a hidden tab draws nothing, so also a timeout). */
-function paint() {
-  return new Promise((resolve) => {
-    requestAnimationFrame(() => setTimeout(resolve, 0));
-    setTimeout(resolve, 100);
-  });
-}
-
-function bindAll() {
-  for (const root of document.querySelectorAll(".nonsense-texter:not([data-bound])")) {
-    root.dataset.bound = "";
-    new NonsenseTexter(root);
-  }
-}
-
-if (typeof window.document$?.subscribe === "function") {
-  window.document$.subscribe(bindAll); // Material: also after instant navigation
-} else if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", bindAll);
-} else {
-  bindAll();
-}
+bindEvery(".nonsense-texter", NonsenseTexter);

@@ -3,7 +3,12 @@
 - ``pyodide/``: the Pyodide core from the npm package ``pyodide`` (no CDN);
 - ``browser/lessons-*.whl``: the ``lessons`` package as a pure-Python wheel, built now;
 - ``browser/corpora/<id>.txt``: the cleaned small corpora, prepared by ``lessons.corpora``;
-- ``browser/manifest.json``: what the widgets load (wheel name, corpora with their titles).
+- ``browser/course-gpt/``: the course model for the GPT playground (``lessons.course.export``);
+- ``browser/digits/network.json``: the digits network of lesson 4, trained now (``_digit_network``);
+- ``browser/word-vectors/``: lesson 5's word vectors and their training sentences, per language
+  (``_word_vectors``);
+- ``browser/manifest.json``: what the widgets load (wheel name, corpora with their titles, the
+  course model's files with their SHA-256 and its description).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lessons import corpora
+from lessons import corpora, course, embeddings, neural
 
 ROOT = Path(__file__).resolve().parents[2]
 PYODIDE = ROOT / "node_modules" / "pyodide"
@@ -34,6 +39,7 @@ BROWSER_CORPORA = [
     "austen-pride-and-prejudice",
     "tinyshakespeare",
 ]
+COURSE_GPT = "course-gpt"  # the course model's folder in browser/, for the GPT playground
 
 
 def on_post_build(config, **kwargs) -> None:
@@ -56,8 +62,26 @@ def on_post_build(config, **kwargs) -> None:
                 "chars": len(text),
             }
         )
-    manifest = {"wheel": wheel.name, "corpora": offered}
+    course_gpt = {"folder": COURSE_GPT, **course.export(browser / COURSE_GPT)}
+    manifest = {"wheel": wheel.name, "corpora": offered, "course_gpt": course_gpt}
+    manifest["digit_network"] = _digit_network(browser)
+    manifest["word_vectors"] = _word_vectors(browser, folder="word-vectors")
     (browser / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+
+
+def _digit_network(browser: Path) -> dict:
+    """Train lesson 4's network as its page does (the default settings: the same network)
+    and write it for the digit recognizer; its manifest entry: file, size, SHA-256."""
+    file = "digits/network.json"
+    network = neural.train(neural.load_digits(), neural.TrainConfig()).network
+    return {"file": file, **neural.export(network, browser / file)}
+
+
+def _word_vectors(browser: Path, folder: str) -> dict:
+    """Write the word navigator's vectors (the lesson page trained them already, in this
+    process) and the sentences they come from; per language the files, sizes and SHA-256."""
+    entry = {lang: embeddings.export(lang, browser / folder) for lang in embeddings.LANGS}
+    return {"folder": folder, **entry}
 
 
 def _copy_pyodide(target: Path) -> None:
