@@ -25,7 +25,7 @@ mixes their values. Those keys and values never change (a token cannot see later
     logits = model.step(state, greedy(logits))              # and one more token
 
 The sampling helpers at the end are pure-Python twins of ``lessons.sampling``: the same
-settings, the same rules, the same error messages.
+settings, the same rules. The checks of the settings are the ones ``lessons.sampling`` uses.
 """
 
 from __future__ import annotations
@@ -552,11 +552,12 @@ def check_settings(
         _check_top_k(top_k)
     if top_p is not None:
         _check_top_p(top_p)
-    if _not_whole(max_new_tokens) or max_new_tokens < 0:
+    if not_whole(max_new_tokens) or max_new_tokens < 0:
         raise SamplingError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}.")
 
 
-def _not_whole(value: object) -> bool:
+def not_whole(value: object) -> bool:
+    """True unless ``value`` is a whole number (an int; True and False do not count)."""
     return isinstance(value, bool) or not isinstance(value, int)
 
 
@@ -572,7 +573,7 @@ def _check_temperature(temperature: float) -> None:
 
 
 def _check_top_k(k: int) -> None:
-    if _not_whole(k) or k < 1:
+    if not_whole(k) or k < 1:
         raise SamplingError(f"top_k must be a whole number >= 1 (or None: no limit), not {k!r}.")
 
 
@@ -628,11 +629,11 @@ def generate_steps(
     ids = list(ids)
     if not ids:
         raise SamplingError("generation needs at least one token to start from.")
-    if _not_whole(seed):
+    if not_whole(seed):
         raise SamplingError(f"seed must be a whole number, not {seed!r}.")
-    if top is not None and (_not_whole(top) or top < 1):
+    if top is not None and (not_whole(top) or top < 1):
         raise SamplingError(f"top must be a whole number >= 1 (or None: all), not {top!r}.")
-    if _not_whole(slide) or not 1 <= slide <= model.context_length:
+    if not_whole(slide) or not 1 <= slide <= model.context_length:
         raise SamplingError(
             f"slide must be a whole number from 1 to the context length "
             f"{model.context_length}, not {slide!r}."

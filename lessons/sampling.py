@@ -37,12 +37,8 @@ import torch
 from torch import Tensor
 
 from lessons.gpt import GPT
+from lessons.pure_gpt import SamplingError, check_settings, not_whole  # shared with the browser
 from lessons.tokenizer import EOT, Tokenizer
-
-
-class SamplingError(ValueError):
-    """A sampling setting is out of range; the message says which and what is allowed."""
-
 
 # --- Functions over logits ------------------------------------------------------------------
 
@@ -59,7 +55,7 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
     likely as another becomes four times as likely; with T = 2 only about 1.4 times.
     Temperature 0 would divide by zero; ``generate`` treats it as greedy instead.
     """
-    _check_temperature(temperature)
+    check_settings(temperature=temperature)
     if temperature == 0:
         raise SamplingError("apply_temperature needs a temperature > 0; for 0 use greedy().")
     return logits / temperature
@@ -71,7 +67,7 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
     A score tied with the k-th highest stays too, so on ties more than k tokens can remain.
     A ``k`` above the vocabulary size keeps everything.
     """
-    _check_top_k(k)
+    check_settings(top_k=k)
     k = min(k, logits.size(-1))
     kth_highest = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth_highest, -math.inf)
@@ -84,7 +80,7 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     to less than ``p``. So the most likely token always stays, and ``p = 1`` keeps every
     token that has a probability above 0.
     """
-    _check_top_p(p)
+    check_settings(top_p=p)
     if p == 1:  # everything stays (rounding in the sum below could drop the rarest tokens)
         return logits
     ranked, order = torch.sort(logits, dim=-1, descending=True)
@@ -116,53 +112,6 @@ def probabilities(
     if top_p is not None:
         logits = top_p_filter(logits, top_p)
     return torch.softmax(logits, dim=-1)
-
-
-# --- Checking the settings ------------------------------------------------------------------
-
-
-def check_settings(
-    *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    max_new_tokens: int = 0,
-) -> None:
-    """Raise ``SamplingError`` for a setting out of range, naming it and its allowed values."""
-    _check_temperature(temperature)
-    if top_k is not None:
-        _check_top_k(top_k)
-    if top_p is not None:
-        _check_top_p(top_p)
-    if _not_whole(max_new_tokens) or max_new_tokens < 0:
-        raise SamplingError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}.")
-
-
-def _not_whole(value: object) -> bool:
-    return isinstance(value, bool) or not isinstance(value, int)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_temperature(temperature: float) -> None:
-    if not _is_number(temperature) or temperature < 0:
-        raise SamplingError(
-            f"temperature must be a number >= 0 (0 means greedy), not {temperature!r}."
-        )
-
-
-def _check_top_k(k: int) -> None:
-    if _not_whole(k) or k < 1:
-        raise SamplingError(f"top_k must be a whole number >= 1 (or None: no limit), not {k!r}.")
-
-
-def _check_top_p(p: float) -> None:
-    if not _is_number(p) or not 0 < p <= 1:
-        raise SamplingError(
-            f"top_p must be a number above 0 and at most 1 (or None: no limit), not {p!r}."
-        )
 
 
 # --- Writing text with a model --------------------------------------------------------------
@@ -298,10 +247,10 @@ def _walk(
     ids = list(ids)
     if not ids:
         raise SamplingError("generation needs at least one token to start from.")
-    if _not_whole(seed):
+    if not_whole(seed):
         raise SamplingError(f"seed must be a whole number, not {seed!r}.")
     context = model.config.context_length
-    if _not_whole(slide) or not 1 <= slide <= context:
+    if not_whole(slide) or not 1 <= slide <= context:
         raise SamplingError(
             f"slide must be a whole number from 1 to the context length {context}, not {slide!r}."
         )
