@@ -24,14 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ and tests/
-from benchmarks.common import (  # noqa: E402
-    built,
-    chromium,
-    fresh_page,
-    print_table,
-    print_versions,
-    pyodide_facts,  # noqa: E402
-)
+from benchmarks.common import built, print_table, print_versions, visit_pages  # noqa: E402
 from tests.conftest import find_chromium, serve  # noqa: E402
 
 PAGE = "/lessons/02-nonsense-texter/"
@@ -40,19 +33,6 @@ ORDER = 6
 LENGTH = 2000
 SEEDS = [1, 2, 3, 4, 5]
 TARGETS_MS = {"ready": 5000.0, "generate": 200.0}
-
-
-def in_browser(url: str, runs: int, path: str) -> tuple[dict[str, list[float]], dict]:
-    """Times in ms per measure, and facts about the browser and Pyodide."""
-    times: dict[str, list[float]] = {"ready": [], "learn": [], "generate": []}
-    with chromium(path) as browser:
-        facts = {"chromium": browser.version}
-        for run in range(runs):
-            with fresh_page(browser, url + PAGE) as page:
-                visit(page, times, run)
-                if run == 0:
-                    facts.update(pyodide_facts(page))
-    return times, facts
 
 
 def visit(page, times: dict[str, list[float]], run: int) -> None:
@@ -119,7 +99,9 @@ def main() -> None:
         site = built(args.site, tmp)
         server, url = serve(site)
         try:
-            browser, facts = in_browser(url, args.runs, args.chromium)
+            browser, facts = visit_pages(
+                url + PAGE, args.runs, args.chromium, visit, ("ready", "learn", "generate")
+            )
         finally:
             server.shutdown()
         text = (site / "browser" / "corpora" / f"{CORPUS}.txt").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,6 +54,24 @@ def fresh_page(browser, url: str, **options) -> Iterator:
         yield page
     finally:
         context.close()
+
+
+def visit_pages(
+    url: str, runs: int, path: str, visit: Callable, names: Iterable[str]
+) -> tuple[dict[str, list[float]], dict]:
+    """Open ``url`` ``runs`` times in fresh contexts and call ``visit(page, samples, run)``.
+
+    Returns the samples per name and facts about the browser and Pyodide.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    with chromium(path) as browser:
+        facts = {"chromium": browser.version}
+        for run in range(runs):
+            with fresh_page(browser, url) as page:
+                visit(page, samples, run)
+                if run == 0:
+                    facts.update(pyodide_facts(page))
+    return samples, facts
 
 
 def pyodide_facts(page) -> dict:

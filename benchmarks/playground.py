@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ and tests/
 from benchmarks.browser import press  # noqa: E402
-from benchmarks.common import built, chromium, fresh_page, print_versions, pyodide_facts, verdict  # noqa: E402  # noqa: E402
+from benchmarks.common import built, print_versions, verdict, visit_pages  # noqa: E402
 from tests.conftest import find_chromium, serve  # noqa: E402
 
 PAGE = "/lessons/08-tokenize-continue/"
@@ -40,22 +40,8 @@ PROMPT = "Gregor Samsa erwachte eines Morgens aus unruhigen Träumen."
 FIRST_TOKEN_RUNS = 3  # short runs per visit, each timed from the click to the first token
 LENGTH = 100
 SETTINGS = {"temperature": "0.8", "top-k": "", "top-p": "", "seed": "1"}
+MEASURES = ("ready", "download", "model", "first token", "tokens/s")
 TARGETS = {"first token": ("<", 2000.0, "ms"), "tokens/s": (">=", 5.0, "tokens/s")}
-
-
-def in_browser(url: str, runs: int, path: str) -> tuple[dict[str, list[float]], dict]:
-    """Samples per measure, and facts about the browser and Pyodide."""
-    samples: dict[str, list[float]] = {
-        name: [] for name in ("ready", "download", "model", "first token", "tokens/s")
-    }
-    with chromium(path) as browser:
-        facts = {"chromium": browser.version}
-        for run in range(runs):
-            with fresh_page(browser, url + PAGE) as page:
-                visit(page, samples, run)
-                if run == 0:
-                    facts.update(pyodide_facts(page))
-    return samples, facts
 
 
 def visit(page, samples: dict[str, list[float]], run: int) -> None:
@@ -133,7 +119,7 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         server, url = serve(site)
         try:
-            browser, facts = in_browser(url, args.runs, args.chromium)
+            browser, facts = visit_pages(url + PAGE, args.runs, args.chromium, visit, MEASURES)
         finally:
             server.shutdown()
         cpython, prompt_tokens = in_cpython(site, args.runs)
