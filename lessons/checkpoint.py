@@ -3,7 +3,8 @@
 A checkpoint is a folder of four files:
 
     model.safetensors       the weights, by parameter name
-    optimizer.safetensors   AdamW's running averages, by parameter name
+    optimizer.safetensors   AdamW's running averages, by parameter name (not in a
+                            checkpoint exported for use only: ``export_weights``)
     tokenizer.json          the tokenizer (``lessons.tokenizer.load`` reads it)
     checkpoint.json         the step, the model and training settings, the states of the
                             random number generators, and a SHA-256 of each other file
@@ -110,7 +111,7 @@ class Checkpoint:
 def save_checkpoint(
     path: str | Path,
     model: GPT,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | None,
     tokenizer: tokenizers.Tokenizer,
     *,
     step: int,
@@ -122,7 +123,9 @@ def save_checkpoint(
 
     ``model`` is the bare GPT (not wrapped by DDP or ``torch.compile``); ``train_config`` a
     dataclass or dict of training settings; ``rng`` maps names to generator states
-    (``generator.get_state()``); ``extra`` is anything else that JSON can hold.
+    (``generator.get_state()``); ``extra`` is anything else that JSON can hold. Without an
+    ``optimizer`` the checkpoint holds the weights only: enough to use the model, not to
+    continue its training.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,10 +134,9 @@ def save_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         weights = {name: param.detach() for name, param in model.named_parameters()}
-        blobs = {
-            MODEL_FILE: safetensors.torch.save(_on_cpu(weights)),
-            OPTIMIZER_FILE: safetensors.torch.save(_optimizer_tensors(optimizer, model)),
-        }
+        blobs = {MODEL_FILE: safetensors.torch.save(_on_cpu(weights))}
+        if optimizer is not None:
+            blobs[OPTIMIZER_FILE] = safetensors.torch.save(_optimizer_tensors(optimizer, model))
         for name, data in blobs.items():
             _write_synced(tmp / name, data)
         tokenizer.save(tmp / TOKENIZER_FILE)
@@ -170,7 +172,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = _find(Path(path))
     info = _read_info(path)
     blobs = {}
-    for name in (MODEL_FILE, OPTIMIZER_FILE, TOKENIZER_FILE):
+    names = [MODEL_FILE, TOKENIZER_FILE]
+    if OPTIMIZER_FILE in info["sha256"]:  # not in a checkpoint of the weights only
+        names.append(OPTIMIZER_FILE)
+    for name in names:
         try:
             blobs[name] = (path / name).read_bytes()
         except OSError as error:
@@ -184,7 +189,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         model_config = GPTConfig(**info["model_config"])
         tokenizer = tokenizers.load(path / TOKENIZER_FILE)
         weights = safetensors.torch.load(blobs[MODEL_FILE])
-        optimizer_state = safetensors.torch.load(blobs[OPTIMIZER_FILE])
+        optimizer_state = (
+            safetensors.torch.load(blobs[OPTIMIZER_FILE]) if OPTIMIZER_FILE in blobs else {}
+        )
         rng = {name: _text_to_state(text) for name, text in info["rng"].items()}
         step = info["step"]
     except (KeyError, TypeError, ValueError, AttributeError, SafetensorError) as error:
@@ -209,6 +216,29 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         rng=rng,
         extra=info["extra"],
     )
+
+
+def export_weights(
+    source: str | Path, path: str | Path, dtype: torch.dtype = torch.bfloat16
+) -> Checkpoint:
+    """Write the weights of the checkpoint at ``source`` as a checkpoint of its own at ``path``.
+
+    For passing a trained model on: no optimizer state (two thirds of a checkpoint's size)
+    and the weights in ``dtype``; bfloat16 halves them again, and loading turns them back
+    into float32 (exactly: every bfloat16 number is a float32 number). Returns it, loaded.
+    """
+    saved = load_checkpoint(source)
+    model = saved.build_model().to(dtype)
+    save_checkpoint(
+        path,
+        model,
+        None,
+        saved.tokenizer,
+        step=saved.step,
+        train_config=saved.train_config,
+        extra={**saved.extra, "exported_from": str(saved.path), "dtype": str(dtype)},
+    )
+    return load_checkpoint(path)
 
 
 def exists(path: str | Path) -> bool:

@@ -5,7 +5,10 @@ lessons corpora fetch ID [ID ...]    download (or copy from the mirror) and chec
 lessons markov --corpus kafka-die-verwandlung --order 4 --length 300 --seed 1
 lessons train --preset cpu-char-shakespeare  pretrain a GPT (into runs/<preset>)
 lessons train --preset course --resume       continue it from its last checkpoint
+lessons train --preset course-gpu            the larger course model, on one GPU
 torchrun --standalone --nproc_per_node=2 -m lessons train ...   on 2 processes or GPUs
+lessons export runs/course-gpu course-gpu-model --archive   the weights only, to pass on
+lessons bench                                training speed of GPT-2 small's shape on a GPU
 """
 
 from __future__ import annotations
@@ -39,10 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     chain.add_argument("--next", action="store_true", help="show the likely next tokens")
 
     _add_train_parser(commands)
+    _add_bench_parser(commands)
+    _add_export_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "train":
         return _train(args)  # it needs PyTorch, and catches its own kinds of error
+    if args.command == "bench":
+        return _bench(args)
+    if args.command == "export":
+        return _export(args)
     try:
         if args.command == "corpora":
             return _corpora(args)
@@ -80,6 +89,98 @@ def _markov(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- lessons bench ------------------------------------------------------------------------
+
+
+def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="time training steps of GPT-2 small's shape on a GPU",
+        description="Time training steps of the GPT-2 small shape (12 layers, d=768, context "
+        "1024) on random tokens: tokens/s, ms per step, peak memory and MFU (lessons.bench).",
+    )
+    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--steps", type=int, default=20, help="timed steps")
+    bench.add_argument("--warmup-steps", type=int, default=10, help="untimed steps first")
+    bench.add_argument("--attention", default="auto", help="auto, flash, cudnn or efficient")
+    bench.add_argument("--no-compile", dest="compile", action="store_false")
+    bench.add_argument("--compile-mode", help="e.g. reduce-overhead (CUDA graphs)")
+    bench.add_argument("--device", default="cuda")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from lessons import bench, train  # PyTorch, only for this command
+
+    try:
+        config = bench.BenchConfig(
+            batch_size=args.batch_size,
+            steps=args.steps,
+            warmup_steps=args.warmup_steps,
+            attention=args.attention,
+            compile=args.compile,
+            compile_mode=args.compile_mode,
+            device=args.device,
+        )
+        print(bench.run(config).summary())
+    except (ValueError, train.TrainError) as error:
+        print(f"lessons: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# --- lessons export -----------------------------------------------------------------------
+
+
+def _add_export_parser(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a trained model's weights only, to use or pass on",
+        description="Write the weights of a training run (or checkpoint) as a run folder of "
+        "their own: checkpoint/ without the optimizer state, metrics.jsonl and loss.png. "
+        "The site uses such a folder as its course model (LESSONS_COURSE_CHECKPOINT).",
+    )
+    export.add_argument(
+        "source", type=Path, help="a run folder (lessons train --out) or checkpoint"
+    )
+    export.add_argument("out", type=Path, help="the new folder (must not exist)")
+    export.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
+    export.add_argument("--archive", action="store_true", help="also OUT.tar.gz and its SHA-256")
+
+
+def _export(args: argparse.Namespace) -> int:
+    import hashlib
+    import shutil
+    import tarfile
+
+    import torch
+
+    from lessons import checkpoint, train
+
+    run = args.source if (args.source / train.CHECKPOINT_DIR).is_dir() else None
+    try:
+        if args.out.exists():
+            raise OSError(f"{args.out} exists already: choose a new folder.")
+        source = run / train.CHECKPOINT_DIR if run else args.source
+        saved = checkpoint.export_weights(
+            source, args.out / train.CHECKPOINT_DIR, getattr(torch, args.dtype)
+        )
+        for name in (train.METRICS_FILE, train.PLOT_FILE):
+            if run and (run / name).is_file():
+                shutil.copy2(run / name, args.out / name)
+    except (checkpoint.CheckpointError, OSError) as error:
+        print(f"lessons: error: {error}", file=sys.stderr)
+        return 2
+    size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+    print(f"{args.out}: step {saved.step}, {args.dtype}, {size / 2**20:.1f} MiB")
+    if args.archive:
+        archive = args.out.with_name(args.out.name + ".tar.gz")
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(args.out, arcname=args.out.name)
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        print(f"{archive}: sha256 {digest}")
+    return 0
+
+
 # --- lessons train ------------------------------------------------------------------------
 
 # Options that change the model (or the tokenizer): a resumed run must keep them.
@@ -109,13 +210,16 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "train",
         help="pretrain a GPT on corpora or text files",
         description="Pretrain a GPT. A preset chooses texts, tokenizer, model and training "
-        "settings (cpu-char-shakespeare, the default, or course); the options below change "
+        "settings (cpu-char-shakespeare, the default, course, or course-gpu for one GPU); "
+        "the options below change "
         "them. Writes checkpoint/, metrics.jsonl and loss.png into --out.",
     )
     text = trainer.add_mutually_exclusive_group()
     text.add_argument("--corpus", action="append", metavar="ID", help="repeat for several")
     text.add_argument("--file", action="append", type=Path, help="a UTF-8 text file; repeatable")
-    trainer.add_argument("--preset", help="cpu-char-shakespeare (default) or course")
+    trainer.add_argument(
+        "--preset", help="cpu-char-shakespeare (default), course or course-gpu (one GPU)"
+    )
     trainer.add_argument("--out", type=Path, help="output folder (default: runs/<preset>)")
     trainer.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     trainer.add_argument("--quiet", action="store_true", help="no progress line")
@@ -143,6 +247,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--seed", type=int)
     training.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     training.add_argument("--compile", action="store_true", default=None, help="torch.compile")
+    training.add_argument("--no-compile", dest="compile", action="store_false")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -204,7 +309,9 @@ def _run_training(args: argparse.Namespace, talks: bool) -> int:
         kind = args.tokenizer or preset.tokenizer
         if kind == "char" and args.vocab_size is not None:
             raise train.TrainError("--vocab-size is for --tokenizer bpe: char takes the text's.")
-        tokenizer = train.build_tokenizer(kind, documents, args.vocab_size or preset.vocab_size)
+        chars = preset.tokenizer_chars if not args.file and not args.corpus else None
+        sample = [document[:chars] for document in documents] if chars else documents
+        tokenizer = train.build_tokenizer(kind, sample, args.vocab_size or preset.vocab_size)
         try:
             model_config = GPTConfig(
                 vocab_size=tokenizer.vocab_size, **{**preset.model, **model_options}

@@ -4,10 +4,12 @@ Several pages (and both languages of each) show the same trained GPT. ``load()``
 to them and trains it only when it has to:
 
 1. ``$LESSONS_COURSE_CHECKPOINT`` set: the model comes from that folder, a checkpoint
-   trained elsewhere (say, for longer on a GPU with ``lessons train --preset course``).
-   Either the run's folder (with ``checkpoint/`` and ``metrics.jsonl``) or a checkpoint
-   folder itself. The pages check that it has the preset's shape and tokenizer, so train
-   it with the preset (``lessons train --preset course --steps 20000 --out gpu-run``).
+   trained elsewhere, say the larger course model on a GPU (``lessons train --preset
+   course-gpu``, then ``lessons export``). Either the run's folder (with ``checkpoint/``
+   and ``metrics.jsonl``) or a checkpoint folder itself.
+   Or ``$LESSONS_COURSE_CHECKPOINT_URL`` and ``$LESSONS_COURSE_CHECKPOINT_SHA256``: the
+   archive that ``lessons export --archive`` wrote, downloaded once into the cache,
+   checked against its SHA-256, and unpacked (``fetch_checkpoint``).
 2. Otherwise the cache: ``<cache>/models/course-<key>/``, written by an earlier call. The
    key is a hash of everything that changes the trained model: the preset's settings,
    the texts (their files' SHA-256 and the cleaned text), the code of the model, the
@@ -15,6 +17,9 @@ to them and trains it only when it has to:
    call trains a new model; the old folder stays until someone deletes it.
 3. Otherwise it trains the preset "course" on the CPU (about two minutes on two cores)
    and stores the result in the cache.
+
+``load_small()`` skips step 1: the small CPU model, for work at build time that a larger
+model would make too slow (fine-tuning on the pages, the playground in the browser).
 
 Training goes into a temporary folder that is renamed to its final name only when it is
 complete, so a crash (or Ctrl-C) in the middle leaves no half-trained model behind.
@@ -34,6 +39,7 @@ import math
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -50,6 +56,8 @@ from lessons.tokenizer import Tokenizer
 
 PRESET = "course"  # the preset in ``lessons.train.PRESETS`` that the pages show
 ENV_CHECKPOINT = "LESSONS_COURSE_CHECKPOINT"
+ENV_URL = "LESSONS_COURSE_CHECKPOINT_URL"  # an archive of ``lessons export --archive`` ...
+ENV_SHA256 = "LESSONS_COURSE_CHECKPOINT_SHA256"  # ... pinned by its SHA-256
 CODE = Path(__file__).parent  # the package's folder, with the modules below in it
 SOURCES = ("gpt.py", "attention.py", "tokenizer.py", "train.py", "data.py")  # shape the model
 INFO_FILE = "course.json"  # next to checkpoint/ and metrics.jsonl: what went into the model
@@ -131,11 +139,22 @@ def load(*, cache: Path | None = None, progress: bool = False) -> CourseModel:
     (on stderr) while it trains.
     """
     given = os.environ.get(ENV_CHECKPOINT)
+    if os.environ.get(ENV_URL):
+        given = str(fetch_checkpoint(os.environ[ENV_URL], os.environ.get(ENV_SHA256, ""), cache))
     if given:
         folder = Path(given).expanduser().resolve()
         if ("checkpoint", folder) not in _LOADED:
             _LOADED["checkpoint", folder] = _from_folder(folder, "checkpoint", trained_now=False)
         return _LOADED["checkpoint", folder]
+    return load_small(cache=cache, progress=progress)
+
+
+def load_small(*, cache: Path | None = None, progress: bool = False) -> CourseModel:
+    """The small course model of the preset "course": from the cache, or trained now.
+
+    Unlike ``load``, it ignores a checkpoint given from outside: for work that a larger
+    model would make too slow on the CPU at build time.
+    """
     cache = Path(cache) if cache is not None else corpora.cache_dir()
     documents = _documents(cache)
     folder = model_dir(cache, documents)
@@ -145,6 +164,43 @@ def load(*, cache: Path | None = None, progress: bool = False) -> CourseModel:
             _train_into(folder, documents, progress)
         _LOADED["cache", folder] = _from_folder(folder, "trained", trained_now)
     return _LOADED["cache", folder]
+
+
+def fetch_checkpoint(url: str, sha256: str, cache: Path | None = None) -> Path:
+    """The folder of a model archive (``lessons export --archive``), downloaded and unpacked.
+
+    The archive must have the SHA-256 ``sha256``; it is downloaded once into the cache's
+    ``models/`` folder and unpacked next to it, into a folder that appears only once it is
+    complete. Raises ``CheckpointError`` for a missing or wrong checksum or a bad archive.
+    """
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256 or ""):
+        raise CheckpointError(
+            f"{ENV_URL} needs {ENV_SHA256}: the archive's SHA-256 (64 hex digits, as "
+            f"`lessons export --archive` prints it), not {sha256!r}."
+        )
+    models = (Path(cache) if cache is not None else corpora.cache_dir()) / "models"
+    folder = models / f"download-{sha256[:16]}"
+    if folder.is_dir():
+        return folder
+    models.mkdir(parents=True, exist_ok=True)
+    archive = models / f"download-{sha256[:16]}.tar.gz"
+    try:
+        corpora.download(url, sha256, archive)  # checks the SHA-256 before keeping the file
+    except corpora.CorpusError as error:
+        raise CheckpointError(str(error).replace("LESSONS_CORPUS_MIRROR", ENV_CHECKPOINT)) from None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=models))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")  # no links out, no absolute paths
+        inner = [path for path in tmp.iterdir() if path.is_dir()]
+        if len(inner) != 1:
+            raise CheckpointError(f"{url} is not an archive of one model folder.")
+        os.rename(inner[0], folder)
+    except (tarfile.TarError, OSError) as error:
+        raise CheckpointError(f"{url} cannot be unpacked: {error}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def model_dir(cache: Path | None = None, documents: list[str] | None = None) -> Path:
@@ -194,7 +250,7 @@ def export(folder: Path) -> dict:
     Returns its entry for the site's ``browser/manifest.json``: each file's name, size and
     SHA-256 (``save_for_browser``), and which model it is, in German and English.
     """
-    gpt = load()
+    gpt = load_small()  # pure Python in the browser: a larger model would be far too slow
     characters = set().union(*_documents(corpora.cache_dir()))
     files = save_for_browser(folder, gpt.model, gpt.tokenizer, characters)
     return {"files": files, "description": {lang: gpt.describe(lang) for lang in ("de", "en")}}

@@ -187,3 +187,19 @@ def test_a_bpe_tokenizer_survives_the_round_trip(tmp_path):
     saved = load_checkpoint(tmp_path / "c")
     assert checkpoint.tokenizer_json(saved.tokenizer) == checkpoint.tokenizer_json(tokenizer)
     assert saved.optimizer_state == {}  # no step taken yet: nothing to save
+
+
+def test_exported_weights_are_bfloat16_and_load_without_optimizer(tmp_path):
+    model, _, tokenizer = save(tmp_path / "full", step=7)
+    exported = checkpoint.export_weights(tmp_path / "full", tmp_path / "small")
+    assert not (tmp_path / "small" / checkpoint.OPTIMIZER_FILE).exists()
+    assert exported.optimizer_state == {} and exported.step == 7
+    stored = safetensors.safe_open(tmp_path / "small" / checkpoint.MODEL_FILE, "pt")
+    assert all(stored.get_tensor(name).dtype == torch.bfloat16 for name in stored.keys())  # noqa: SIM118
+    rebuilt = exported.build_model()
+    for name, weight in model.named_parameters():
+        rounded = weight.detach().to(torch.bfloat16).float()  # exactly what bfloat16 keeps
+        assert torch.equal(dict(rebuilt.named_parameters())[name].detach(), rounded)
+    assert exported.tokenizer.encode(TEXT) == tokenizer.encode(TEXT)
+    full = (tmp_path / "full" / checkpoint.MODEL_FILE).stat().st_size
+    assert (tmp_path / "small" / checkpoint.MODEL_FILE).stat().st_size < 0.6 * full

@@ -11,6 +11,7 @@ import torch
 
 from lessons import course, train
 from lessons.checkpoint import CheckpointError
+from lessons.cli import main
 from lessons.corpora import Corpus, CorpusFile
 from lessons.gpt import GPTConfig
 
@@ -185,3 +186,44 @@ def test_a_checkpoint_given_in_the_environment_is_used(setup, monkeypatch, tmp_p
     monkeypatch.setenv(course.ENV_CHECKPOINT, str(tmp_path / "nothing"))
     with pytest.raises(CheckpointError, match=course.ENV_CHECKPOINT):
         course.load(cache=cache)
+
+
+def exported_run(setup, tmp_path) -> Path:
+    """A run of the tiny preset, exported as `lessons export` does (weights only)."""
+    cache, _ = setup
+    run = tmp_path / "run"
+    preset = train.PRESETS[course.PRESET]
+    documents = course._documents(cache)
+    tokenizer = train.build_tokenizer("bpe", documents, 270)
+    model = train.build_model(GPTConfig(vocab_size=tokenizer.vocab_size, **preset.model))
+    settings = dataclasses.replace(preset.train, device="cpu", out_dir=str(run))
+    train.train(model, tokenizer, documents, settings, progress=False)
+    assert main(["export", str(run), str(tmp_path / "gpu-model"), "--archive"]) == 0
+    return tmp_path / "gpu-model"
+
+
+def test_a_pinned_archive_is_downloaded_checked_and_unpacked_once(setup, monkeypatch, tmp_path):
+    cache, _ = setup
+    folder = exported_run(setup, tmp_path)
+    archive = folder.with_name("gpu-model.tar.gz")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    monkeypatch.setenv(course.ENV_URL, archive.as_uri())
+    monkeypatch.setenv(course.ENV_SHA256, digest)
+    given = course.load(cache=cache)
+    assert given.origin == "checkpoint" and given.step == 4 and given.metrics[-1]["step"] == 4
+    assert given.directory == cache / "models" / f"download-{digest[:16]}"
+    archive.unlink()  # a second process finds it unpacked in the cache
+    monkeypatch.setattr(course, "_LOADED", {})
+    assert course.load(cache=cache).step == 4
+    assert course.load_small(cache=cache).origin == "trained"  # the small one ignores it
+
+
+@pytest.mark.parametrize("sha256", ["", "0" * 64])
+def test_a_missing_or_wrong_checksum_is_refused(setup, monkeypatch, tmp_path, sha256):
+    cache, _ = setup
+    archive = exported_run(setup, tmp_path).with_name("gpu-model.tar.gz")
+    monkeypatch.setenv(course.ENV_URL, archive.as_uri())
+    monkeypatch.setenv(course.ENV_SHA256, sha256)
+    with pytest.raises(CheckpointError, match="SHA-256|sha256"):
+        course.load(cache=cache)
+    assert not list(cache.glob("models/download-*"))  # nothing kept, nothing unpacked
