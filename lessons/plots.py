@@ -287,13 +287,18 @@ def rank_frequency_chart(
     plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
     ax.xaxis.set_major_formatter(plain)
     ax.yaxis.set_major_formatter(plain)
+    label_axes(ax, xlabel, ylabel, title, grid="both")
+    return fig
+
+
+def label_axes(ax, xlabel: str, ylabel: str, title: str = "", grid: str = "y") -> None:
+    """The course's finish for a chart: axis labels, a title on the left, a legend, a grid."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, loc="left")
     ax.legend(frameon=False)
-    ax.grid(alpha=0.3)
-    return fig
+    ax.grid(axis=grid, alpha=0.3)
 
 
 def text_table(rows: list[tuple], headers: tuple[str, ...], caption: str = "") -> str:
@@ -601,3 +606,68 @@ def histograms(
         ax.set_title(title, loc="left", fontsize=10)
     ax.legend(frameon=False)
     return ax.figure
+
+
+def preference_chart(
+    steps: list[int],
+    chosen: list[float],
+    rejected: list[float],
+    *,
+    held_out: tuple[list[float], list[float]] | None = None,
+    labels: tuple[str, str] = ("chosen", "rejected"),
+    held_out_label: str = "{label}, held out",
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+) -> matplotlib.figure.Figure:
+    """How preference tuning moves the log-probabilities of answers, step by step.
+
+    ``chosen`` and ``rejected`` are the mean changes against the model before tuning (0 at
+    the start); the preferred answers in green, the rejected in red, a dotted line at 0.
+    ``held_out`` adds the same two lines, dashed, for pairs the tuning never saw.
+    """
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    ax.axhline(0, color="#9e9e9e", linewidth=0.8, linestyle=":")
+    colours = ("#2e7d32", "#c62828")
+    for label, values, colour in zip(labels, (chosen, rejected), colours, strict=True):
+        ax.plot(steps, values, marker="o", markersize=3, color=colour, label=label)
+    if held_out is not None:
+        for label, values, colour in zip(labels, held_out, colours, strict=True):
+            ax.plot(
+                steps,
+                values,
+                linestyle="--",
+                marker="s",
+                markersize=3,
+                color=colour,
+                alpha=0.7,
+                label=held_out_label.format(label=label),
+            )
+    label_axes(ax, xlabel, ylabel, title)
+    return fig
+
+
+def accuracy_chart(
+    accuracies: dict[str, float], *, baselines: int = 0, xlabel: str = "", title: str = ""
+) -> matplotlib.figure.Figure:
+    """Horizontal bars, one per method (label -> share of right answers), the first on top.
+
+    The first ``baselines`` bars are grey: what a classifier has to beat. Each bar carries
+    its value as a percentage.
+    """
+    names = list(accuracies)
+    values = [accuracies[name] for name in names]
+    colours = ["#9e9e9e" if i < baselines else "#3949ab" for i in range(len(names))]
+    fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(names) + 0.9))
+    positions = range(len(names))[::-1]
+    ax.barh(list(positions), values, color=colours, height=0.6)
+    for position, value in zip(positions, values, strict=True):
+        ax.text(value + 0.01, position, f"{value:.0%}", va="center", fontsize=9)
+    ax.set_yticks(list(positions), names)
+    ax.set_xlim(0, 1.1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title, loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    return fig

@@ -306,13 +306,15 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
 
 
 def start_distributed(device: torch.device) -> tuple[int, int]:
-    """Join the other processes if torchrun started several; returns (rank, world_size).
+    """Join the other processes if torchrun started this one; returns (rank, world_size).
 
     torchrun tells each process its RANK, the WORLD_SIZE and where to meet in environment
-    variables. GPUs exchange gradients through NCCL, CPUs through gloo.
+    variables (LOCAL_RANK among them). GPUs exchange gradients through NCCL, CPUs through
+    gloo. Under torchrun even a single process forms a group (of one) and trains through
+    DDP: the same code path as on many GPUs.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size > 1 and not dist.is_initialized():
+    launched = "LOCAL_RANK" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if launched and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -408,14 +410,16 @@ def train(
 
     net = torch.compile(model) if config.compile else model  # compiled: same weights
     trained = net
-    if world_size > 1:  # DDP averages the gradients of all processes during backward()
+    if dist.is_initialized():  # DDP averages the gradients of all processes in backward()
         device_ids = [device.index] if device.type == "cuda" else None
         trained = DistributedDataParallel(net, device_ids=device_ids)
 
     writes = out is not None and rank == 0  # one process writes the files
     log = MetricsLog(out / METRICS_FILE if writes else None, keep_until=step)
     bar = Progress(config.max_steps, step, enabled=progress and rank == 0)
-    where = f"{world_size} processes on {device}" if world_size > 1 else f"on {device}"
+    where = (
+        f"{world_size} process(es), DDP, on {device}" if dist.is_initialized() else f"on {device}"
+    )
     bar.message(
         f"model {model.num_parameters() / 1e6:.2f}M parameters | {tokenizer.kind} tokenizer, "
         f"{tokenizer.vocab_size} tokens | {len(train_ids):,} training + {len(val_ids):,} "
@@ -718,7 +722,7 @@ def loss_figure(
     Pass translated ``labels`` (batch, training, validation) for a page in another
     language; ``lessons.plots.figure`` turns the figure into HTML.
     """
-    from lessons.plots import plt  # matplotlib with the course's style; needed only here
+    from lessons.plots import label_axes, plt  # matplotlib with the course's style; only here
 
     fig, ax = plt.subplots()
     for key, label, style in zip(
@@ -730,12 +734,7 @@ def loss_figure(
         points = [(r["step"], r[key]) for r in metrics if r.get(key) is not None]
         if points:
             ax.plot(*zip(*points, strict=True), label=label, **style)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title, loc="left")
-    ax.legend(frameon=False)
-    ax.grid(axis="y", alpha=0.3)
+    label_axes(ax, xlabel, ylabel, title)
     return fig
 
 

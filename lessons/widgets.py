@@ -18,7 +18,7 @@ import json
 import sys
 from html import escape
 
-from lessons import digit_pad, markov, playground
+from lessons import digit_pad, eliza, markov, playground
 
 MAX_LENGTH = 5000  # tokens per generation: enough to read, quick to draw
 
@@ -565,4 +565,76 @@ aria-label="{t["map_aria"]}"></svg>
 {escape(labels["messages"]["map_hint"])}</p>
 </div>
 </div>
+</div>"""
+
+
+ELIZA_CHAT = {
+    "de": {
+        "aria": "ELIZA: ein Chatbot aus Regeln, in deinem Browser",
+        "log": "Gespräch mit ELIZA",
+        "input": "Deine Nachricht",
+        "placeholder": "Schreib ELIZA etwas, zum Beispiel: Ich bin müde.",
+        "send": "Senden",
+        "restart": "Neu beginnen",
+        "messages": {
+            "loading": "Python wird geladen…",
+            "ready": "bereit",
+            "load_failed": "Python konnte nicht geladen werden. Lade die Seite neu.",
+            "failed": "Etwas ist schiefgegangen (Details in der Browser-Konsole).",
+            "empty": "Schreib zuerst etwas, dann antwortet ELIZA.",
+            "you": "Du",
+            "eliza": "ELIZA",
+            "keyword": "Schlüsselwort „{keyword}“ (Rang {rank}), Muster „{pattern}“",
+            "memory": "kein Schlüsselwort: etwas, das du früher gesagt hast",
+            "fallback": "kein Schlüsselwort: eine Ausweichantwort",
+        },
+    },
+    "en": {
+        "aria": "ELIZA: a chatbot made of rules, in your browser",
+        "log": "Conversation with ELIZA",
+        "input": "Your message",
+        "placeholder": "Write something to ELIZA, for example: I am tired.",
+        "send": "Send",
+        "restart": "Start again",
+        "messages": {
+            "loading": "Loading Python…",
+            "ready": "ready",
+            "load_failed": "Python could not be loaded. Reload the page.",
+            "failed": "Something went wrong (details in the browser console).",
+            "empty": "Write something first, then ELIZA will answer.",
+            "you": "You",
+            "eliza": "ELIZA",
+            "keyword": "keyword “{keyword}” (rank {rank}), pattern “{pattern}”",
+            "memory": "no keyword: something you said earlier",
+            "fallback": "no keyword: a fallback reply",
+        },
+    },
+}
+
+
+def eliza_chat(lang: str, seed: int = 1) -> str:
+    """The HTML of the ELIZA chat (``lessons.eliza`` in the browser) in ``lang``.
+
+    ``docs/javascripts/eliza.js`` starts a conversation with ``seed`` and shows, under each
+    reply, which rule gave it.
+    """
+    if lang not in ELIZA_CHAT:
+        raise ValueError(f"No labels for language {lang!r}; choose one of {sorted(ELIZA_CHAT)}.")
+    labels = ELIZA_CHAT[lang]
+    t = {key: escape(value) for key, value in labels.items() if isinstance(value, str)}
+    messages = escape(json.dumps(labels["messages"], ensure_ascii=False))
+    return f"""\
+<div class="eliza-chat" lang="{lang}" role="group" aria-label="{t["aria"]}" \
+data-seed="{seed}" data-messages="{messages}">
+<ol class="el-log" data-part="log" aria-label="{t["log"]}" aria-live="polite" tabindex="0"></ol>
+<form class="el-form" data-part="form">
+<label class="el-field">{t["input"]}
+<input data-part="input" type="text" maxlength="{eliza.MAX_INPUT}" autocomplete="off" \
+spellcheck="false" placeholder="{t["placeholder"]}"></label>
+<button type="submit" class="md-button md-button--primary" data-part="send" \
+disabled>{t["send"]}</button>
+<button type="button" class="md-button" data-part="restart" disabled>{t["restart"]}</button>
+</form>
+<p class="el-status" data-part="status" role="status" aria-live="polite">\
+{escape(labels["messages"]["loading"])}</p>
 </div>"""

@@ -84,12 +84,13 @@ def test_ddp_on_one_gpu_under_torchrun(tmp_path):
     args = ["train", "--file", str(text), "--tokenizer", "char", "--context-length", "32"]
     args += ["--n-layer", "2", "--n-head", "2", "--n-embd", "64", "--batch-size", "8"]
     args += ["--steps", "20", "--eval-interval", "10", "--eval-steps", "2", "--device", "cuda"]
-    args += ["--quiet", "--out", str(tmp_path / "run")]
+    args += ["--out", str(tmp_path / "run")]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += ["--nproc_per_node=1", "-m", "lessons", *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 process(es), DDP, on cuda:0" in result.stderr  # a group of one, through DDP
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert records[-1]["step"] == 20 and records[-1]["val_loss"] < records[0]["val_loss"]
     assert (tmp_path / "run" / "checkpoint").is_dir()

@@ -75,3 +75,41 @@ def test_text_table_escapes_cells_and_shows_line_breaks():
         "<table><thead><tr><th>x</th><th>y</th></tr></thead>"
         "<tbody><tr><td>a&lt;b</td><td>one↵two</td></tr></tbody></table>"
     )
+
+
+def test_preference_chart_draws_solid_and_dashed_lines_in_the_given_labels():
+    fig = plots.preference_chart(
+        [0, 5, 10],
+        [0.0, 1.0, 2.0],
+        [0.0, -1.0, -3.0],
+        held_out=([0.0, 0.5, 0.8], [0.0, -0.5, -1.0]),
+        labels=("bevorzugt", "abgelehnt"),
+        held_out_label="{label} (zurückgehalten)",
+    )
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_label()[0] != "_"]  # not the 0 line
+    assert [line.get_label() for line in lines] == [
+        "bevorzugt",
+        "abgelehnt",
+        "bevorzugt (zurückgehalten)",
+        "abgelehnt (zurückgehalten)",
+    ]
+    assert [line.get_linestyle() for line in lines] == ["-", "-", "--", "--"]
+    assert list(lines[1].get_ydata()) == [0.0, -1.0, -3.0]
+    assert lines[0].get_color() == lines[2].get_color() != lines[1].get_color()
+    plt.close(fig)
+
+
+def test_accuracy_chart_draws_grey_baselines_then_methods_with_their_percentages():
+    fig = plots.accuracy_chart(
+        {"immer die häufigste Klasse": 0.5, "Wortbeutel": 0.9, "GPT": 0.8}, baselines=2
+    )
+    ax = fig.axes[0]
+    bars = ax.patches
+    assert [round(bar.get_width(), 6) for bar in bars] == [0.5, 0.9, 0.8]
+    assert bars[0].get_y() > bars[1].get_y() > bars[2].get_y()  # the first on top
+    assert bars[0].get_facecolor() == bars[1].get_facecolor() != bars[2].get_facecolor()
+    assert [text.get_text() for text in ax.texts] == ["50%", "90%", "80%"]
+    assert ax.get_yticklabels()[0].get_text() == "immer die häufigste Klasse"
+    assert list(ax.get_yticks()) == [2, 1, 0]
+    plt.close(fig)

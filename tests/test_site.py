@@ -20,9 +20,13 @@ PAGES = [
     "lessons/06-attention/",
     "lessons/07-notebooks-colab/",
     "lessons/08-tokenize-continue/",
+    "lessons/09-fine-tuning/",
+    "lessons/09-instruction-tuning/",
+    "lessons/10-review-outlook/",
     "build/tokenizer/",
     "build/gpt/",
     "build/pretrained/",
+    "build/gpu/",
     "glossary/",
 ]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lessons import data, train
+from lessons import checkpoint, data, train
 from lessons.checkpoint import CheckpointError, load_checkpoint
 from lessons.gpt import GPTConfig
 from lessons.tokenizer import BPETokenizer, CharTokenizer, TokenizerError
@@ -356,3 +356,30 @@ def test_damaged_generator_states_are_caught_before_anything_is_written(tmp_path
     with pytest.raises(CheckpointError, match="random generator states are damaged"):
         train.train(*tiny_setup(), TEXT, longer, resume=True, progress=False)
     assert (tmp_path / "metrics.jsonl").read_text() == metrics_before
+
+
+def test_an_exported_checkpoint_cannot_be_resumed(tmp_path):
+    config = tiny_config(max_steps=4, eval_interval=2, out_dir=str(tmp_path / "run"))
+    model, tokenizer = tiny_setup()
+    train.train(model, tokenizer, TEXT, config, progress=False)
+    checkpoint.export_weights(tmp_path / "run" / "checkpoint", tmp_path / "weights" / "checkpoint")
+    longer = dataclasses.replace(config, max_steps=8, out_dir=str(tmp_path / "weights"))
+    with pytest.raises(TrainError, match="holds the weights only"):
+        train.train(*tiny_setup(), TEXT, longer, resume=True, progress=False)
+
+
+@pytest.mark.slow
+def test_one_process_under_torchrun_trains_through_ddp(tmp_path):
+    """torchrun with a single process still forms a group and wraps the model in DDP."""
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    args = ["train", "--file", str(text), "--tokenizer", "char", "--context-length", "16"]
+    args += ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--batch-size", "4"]
+    args += ["--steps", "4", "--eval-interval", "2", "--eval-steps", "1", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"]
+    command += ["-m", "lessons", *args, "--out", str(tmp_path / "run")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 process(es), DDP, on cpu" in result.stderr
+    assert (tmp_path / "run" / "checkpoint").is_dir()

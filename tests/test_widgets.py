@@ -138,3 +138,21 @@ def test_word_navigator_html_labels_every_field():
     assert 'role="status" aria-live="polite"' in html and "<script" not in html
     with pytest.raises(ValueError, match="'fr'"):
         widgets.word_navigator("fr")
+
+
+def test_eliza_chat_html_in_both_languages():
+    def skeleton(html: str) -> list[str]:
+        return re.findall(r"<\w+|data-part=\"[\w-]+\"", html)
+
+    german, english = widgets.eliza_chat("de"), widgets.eliza_chat("en")
+    assert skeleton(german) == skeleton(english)
+    assert 'lang="de"' in german and 'lang="en"' in english and 'data-seed="1"' in german
+    labels = widgets.ELIZA_CHAT
+    assert labels["de"].keys() == labels["en"].keys()
+    assert labels["de"]["messages"].keys() == labels["en"]["messages"].keys()
+    (messages,) = re.findall(r'data-messages="([^"]*)"', german)
+    assert json.loads(unescape(messages)) == labels["de"]["messages"]
+    assert german.count("<input") == german.count("<label") == 1
+    assert f'maxlength="{widgets.eliza.MAX_INPUT}"' in german and "<script" not in german
+    with pytest.raises(ValueError, match="'fr'"):
+        widgets.eliza_chat("fr")

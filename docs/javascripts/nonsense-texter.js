@@ -9,7 +9,7 @@
 // failed), `data-runs` (actions finished), `data-ready-ms` (performance.now() when Python was
 // ready), `data-learn-ms` and `data-generate-ms` (duration of the Python call alone).
 
-import { loadManifest, loadRuntime, loadText } from "./pyodide-runtime.js";
+import { loadManifest, loadText } from "./pyodide-runtime.js";
 import { bindEvery, element, paint, take, visible, Widget } from "./widget-helpers.js";
 
 const TOP = 12; // how many candidates for the next token the panel lists
@@ -49,14 +49,7 @@ class NonsenseTexter extends Widget {
       (manifest) => this.fillSources(manifest.corpora),
       (error) => console.error(error),
     );
-    loadRuntime().then(
-      ({ pyodide }) => this.ready(pyodide),
-      (error) => {
-        console.error(error);
-        this.setState("failed");
-        this.setStatus(this.messages.load_failed, true);
-      },
-    );
+    this.startPython();
   }
 
   ready(pyodide) {

@@ -1,5 +1,7 @@
 // What the course's widgets share (nonsense-texter.js, gpt-playground.js, digit-recognizer.js,
-// word-navigator.js): a base class, the binding on every page, and small helpers.
+// word-navigator.js, eliza.js): a base class, the binding on every page, and small helpers.
+
+import { loadRuntime } from "./pyodide-runtime.js";
 
 const VISIBLE = { " ": "␣", "\n": "↵", "\t": "⇥" };
 
@@ -72,6 +74,18 @@ export class Widget {
 
   setState(state) {
     this.root.dataset.state = state;
+  }
+
+  /** Start Python; then `this.ready(pyodide)`, or the "failed" state and its message. */
+  startPython() {
+    loadRuntime().then(
+      ({ pyodide }) => this.ready(pyodide),
+      (error) => {
+        console.error(error);
+        this.setState("failed");
+        this.setStatus(this.messages.load_failed, true);
+      },
+    );
   }
 }
 
