@@ -79,6 +79,25 @@ class CourseModel:
     train_config: train.TrainConfig  # the settings it was trained with, as its checkpoint says
 
     @property
+    def preset(self) -> train.Preset:
+        """The preset of ``lessons.train.PRESETS`` with this model's shape and vocabulary size,
+        and so its texts: "course" for the small model, "course-gpu" for the larger one.
+
+        A checkpoint from another run raises ``CheckpointError``: the pages would not know
+        which texts it read.
+        """
+        config = self.model.config
+        for preset in train.PRESETS.values():
+            same_shape = all(getattr(config, key) == value for key, value in preset.model.items())
+            same_tokens = preset.vocab_size in (None, config.vocab_size)
+            if same_shape and same_tokens and preset.tokenizer == self.tokenizer.kind:
+                return preset
+        raise CheckpointError(
+            f"The course model in {self.directory} fits none of the presets "
+            f"({', '.join(train.PRESETS)}): train it with `lessons train --preset course-gpu`."
+        )
+
+    @property
     def val_loss(self) -> float | None:
         """The validation loss at the last evaluation, if there was one."""
         losses = [r["val_loss"] for r in self.metrics if r.get("val_loss") is not None]

@@ -227,3 +227,21 @@ def test_a_missing_or_wrong_checksum_is_refused(setup, monkeypatch, tmp_path, sh
     with pytest.raises(CheckpointError, match="SHA-256|sha256"):
         course.load(cache=cache)
     assert not list(cache.glob("models/download-*"))  # nothing kept, nothing unpacked
+
+
+def test_the_preset_of_a_course_model_names_its_texts(setup, monkeypatch, tmp_path):
+    cache, corpus = setup
+    small = course.load_small(cache=cache)
+    assert small.preset is train.PRESETS[course.PRESET]
+    assert small.preset.corpora == (corpus,)
+    run = tmp_path / "other"
+    documents = course._documents(cache)
+    tokenizer = train.build_tokenizer("bpe", documents, 270)
+    other = GPTConfig(
+        vocab_size=tokenizer.vocab_size, context_length=16, n_layer=1, n_head=2, n_embd=8
+    )
+    settings = dataclasses.replace(train.PRESETS[course.PRESET].train, out_dir=str(run))
+    train.train(train.build_model(other), tokenizer, documents, settings, progress=False)
+    monkeypatch.setenv(course.ENV_CHECKPOINT, str(run))
+    with pytest.raises(CheckpointError, match="fits none of the presets"):
+        _ = course.load(cache=cache).preset
