@@ -140,15 +140,25 @@ def _save_verified(source: BinaryIO, sha256: str, dest: Path, origin: str) -> Pa
     return dest
 
 
-def download(url: str, sha256: str, dest: Path, *, timeout: float = 60) -> Path:
-    """Download url (http, https or file) to dest and check its SHA-256."""
+def download(
+    url: str,
+    sha256: str,
+    dest: Path,
+    *,
+    timeout: float = 60,
+    offline: str = "set LESSONS_CORPUS_MIRROR to a folder that holds a copy",
+) -> Path:
+    """Download url (http, https or file) to dest and check its SHA-256.
+
+    ``offline`` completes the error message: what to do without the download.
+    """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return _save_verified(response, sha256, Path(dest), origin=url)
     except (OSError, http.client.HTTPException) as err:  # HTTPError, URLError, timeouts
         raise CorpusError(
             f"Could not download {url} ({err}). Nothing was cached. Check your internet "
-            "connection, or set LESSONS_CORPUS_MIRROR to a folder that holds a copy."
+            f"connection, or {offline}."
         ) from err
 
 

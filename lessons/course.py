@@ -204,9 +204,10 @@ def fetch_checkpoint(url: str, sha256: str, cache: Path | None = None) -> Path:
     models.mkdir(parents=True, exist_ok=True)
     archive = models / f"download-{sha256[:16]}.tar.gz"
     try:
-        corpora.download(url, sha256, archive)  # checks the SHA-256 before keeping the file
+        offline = f"set {ENV_CHECKPOINT} to the unpacked folder instead"
+        corpora.download(url, sha256, archive, offline=offline)  # checks the SHA-256 first
     except corpora.CorpusError as error:
-        raise CheckpointError(str(error).replace("LESSONS_CORPUS_MIRROR", ENV_CHECKPOINT)) from None
+        raise CheckpointError(str(error)) from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=models))
     try:
         with tarfile.open(archive) as tar:
