@@ -59,7 +59,10 @@ def test_autocast_is_bfloat16_on_cuda():
 
 
 def test_compiled_and_eager_models_agree():
-    """The same weights and batch: logits, loss and gradients match within float32 rounding."""
+    """The same weights and batch: logits, loss and gradients match within float32 rounding.
+
+    Also for ``train.LossOnly``, the compiled loss the training step uses.
+    """
     torch.backends.cuda.matmul.allow_tf32 = False  # exact float32 products on both sides
     model, tokenizer = small_model()
     model = model.cuda()
@@ -73,6 +76,12 @@ def test_compiled_and_eager_models_agree():
     compiled_loss.backward()
     torch.testing.assert_close(compiled_logits, logits, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(compiled_loss, loss, rtol=1e-5, atol=1e-5)
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter.grad, eager_grads[name], rtol=1e-3, atol=1e-5)
+    model.zero_grad(set_to_none=True)
+    training_loss = torch.compile(train.LossOnly(model))(x, y)  # what training compiles
+    training_loss.backward()
+    torch.testing.assert_close(training_loss, loss, rtol=1e-5, atol=1e-5)
     for name, parameter in model.named_parameters():
         torch.testing.assert_close(parameter.grad, eager_grads[name], rtol=1e-3, atol=1e-5)
 

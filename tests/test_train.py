@@ -1,6 +1,7 @@
 """Pretraining: schedule, batches, settings, errors, exact resume, and several processes."""
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -244,6 +245,26 @@ def test_gradient_accumulation_equals_the_whole_batch():
     one = train.train(*tiny_setup(), TEXT, tiny_config(max_steps=8), progress=False)
     four = train.train(*tiny_setup(), TEXT, tiny_config(max_steps=8, grad_accum=4), progress=False)
     assert [r["loss"] for r in four[1:]] == pytest.approx([r["loss"] for r in one[1:]], abs=1e-5)
+
+
+def test_the_training_step_takes_the_models_loss_with_its_weights():
+    model, tokenizer = tiny_setup()
+    x, y = data.get_batch(torch.tensor(tokenizer.encode(TEXT)), 4, 16, torch.Generator())
+    net = train.LossOnly(model)
+    assert torch.equal(net(x, y), model(x, y)[1])
+    assert list(net.parameters()) == list(model.parameters())  # the same tensors, not copies
+
+
+def test_progress_in_a_log_file_prints_a_line_per_5_percent():
+    every_step, every_7th = io.StringIO(), io.StringIO()
+    for stream, steps in ((every_step, range(1, 101)), (every_7th, [*range(7, 100, 7), 100])):
+        bar = train.Progress(100, stream=stream)  # a StringIO is no terminal
+        for step in steps:
+            bar.update(step, 1.0, 1000.0)
+    assert len(every_step.getvalue().splitlines()) == 20
+    # Updated only when the loss is logged (here every 7 steps): still every 5% a line.
+    assert len(every_7th.getvalue().splitlines()) == 15
+    assert every_7th.getvalue().splitlines()[-1].startswith("step 100/100")
 
 
 def test_a_new_run_does_not_overwrite_a_checkpoint(tmp_path):
