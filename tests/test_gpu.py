@@ -5,10 +5,6 @@ machine with ``pytest -m gpu`` (the workflow .github/workflows/gpu.yml does).
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,13 +12,12 @@ import torch
 from lessons import bench, train
 from lessons.gpt import GPTConfig
 from lessons.tokenizer import CharTokenizer
-from tests.test_train import TEXT
+from tests.test_train import TEXT, run_train_command
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(context_length=64, n_layer=2, n_head=4, n_embd=128)
 
 
@@ -88,17 +83,10 @@ def test_compiled_and_eager_models_agree():
 
 def test_ddp_on_one_gpu_under_torchrun(tmp_path):
     """``torchrun --nproc_per_node=1 -m lessons train``: DDP over NCCL, the files written."""
-    text = tmp_path / "text.txt"
-    text.write_text(TEXT, encoding="utf-8")
-    args = ["train", "--file", str(text), "--tokenizer", "char", "--context-length", "32"]
-    args += ["--n-layer", "2", "--n-head", "2", "--n-embd", "64", "--batch-size", "8"]
-    args += ["--steps", "20", "--eval-interval", "10", "--eval-steps", "2", "--device", "cuda"]
-    args += ["--out", str(tmp_path / "run")]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc_per_node=1", "-m", "lessons", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    args = ["--context-length", "32", "--n-layer", "2", "--n-head", "2", "--n-embd", "64"]
+    args += ["--batch-size", "8", "--steps", "20", "--eval-interval", "10", "--eval-steps", "2"]
+    args += ["--device", "cuda", "--out", str(tmp_path / "run")]
+    result = run_train_command(tmp_path, args, processes=1, timeout=300)
     assert "1 process(es), DDP, on cuda:0" in result.stderr  # a group of one, through DDP
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert records[-1]["step"] == 20 and records[-1]["val_loss"] < records[0]["val_loss"]

@@ -52,6 +52,24 @@ def losses(metrics: list[dict]) -> list[tuple]:
     return [tuple(record.get(key) for key in keys) for record in metrics]
 
 
+def run_train_command(
+    tmp_path: Path, args: list[str], processes: int = 0, timeout: int = 120
+) -> subprocess.CompletedProcess:
+    """``python -m lessons train`` on TEXT with a char tokenizer and ``args``; must succeed.
+
+    With ``processes`` > 0 under ``torchrun --standalone --nproc_per_node=processes``.
+    """
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    command = [sys.executable, *(launcher if processes else [])]
+    command += ["-m", "lessons", "train", "--file", str(text), "--tokenizer", "char", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 # --- The parts ---------------------------------------------------------------------------------
 
 
@@ -328,20 +346,11 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     real mistake shows far above them: one step moves a weight by up to the learning rate,
     3e-3, and a lost or doubled shard changes the gradient, and so the loss, visibly.
     """
-    text = tmp_path / "text.txt"
-    text.write_text(TEXT, encoding="utf-8")
-    args = ["train", "--file", str(text), "--tokenizer", "char", "--context-length", "16"]
-    args += ["--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--batch-size", "8"]
-    args += ["--steps", "8", "--eval-interval", "4", "--eval-steps", "2", "--log-interval", "1"]
-    args += ["--warmup", "2", "--lr", "3e-3", "--device", "cpu", "--quiet"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc_per_node=2", "-m", "lessons", *args, "--out", str(tmp_path / "two")]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    single = [sys.executable, "-m", "lessons", *args, "--out", str(tmp_path / "one")]
-    result = subprocess.run(single, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    args = ["--context-length", "16", "--n-layer", "2", "--n-head", "2", "--n-embd", "32"]
+    args += ["--batch-size", "8", "--steps", "8", "--eval-interval", "4", "--eval-steps", "2"]
+    args += ["--log-interval", "1", "--warmup", "2", "--lr", "3e-3", "--device", "cpu", "--quiet"]
+    run_train_command(tmp_path, [*args, "--out", str(tmp_path / "two")], processes=2)
+    run_train_command(tmp_path, [*args, "--out", str(tmp_path / "one")])
 
     def run(name):
         lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
@@ -392,15 +401,9 @@ def test_an_exported_checkpoint_cannot_be_resumed(tmp_path):
 @pytest.mark.slow
 def test_one_process_under_torchrun_trains_through_ddp(tmp_path):
     """torchrun with a single process still forms a group and wraps the model in DDP."""
-    text = tmp_path / "text.txt"
-    text.write_text(TEXT, encoding="utf-8")
-    args = ["train", "--file", str(text), "--tokenizer", "char", "--context-length", "16"]
-    args += ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--batch-size", "4"]
-    args += ["--steps", "4", "--eval-interval", "2", "--eval-steps", "1", "--device", "cpu"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"]
-    command += ["-m", "lessons", *args, "--out", str(tmp_path / "run")]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    args = ["--context-length", "16", "--n-layer", "1", "--n-head", "2", "--n-embd", "16"]
+    args += ["--batch-size", "4", "--steps", "4", "--eval-interval", "2", "--eval-steps", "1"]
+    args += ["--device", "cpu", "--out", str(tmp_path / "run")]
+    result = run_train_command(tmp_path, args, processes=1)
     assert "1 process(es), DDP, on cpu" in result.stderr
     assert (tmp_path / "run" / "checkpoint").is_dir()
